@@ -1,1 +1,5 @@
-fn main() {}
+//! `usagelens-collector`: see `usagelens-collector --help`.
+
+fn main() -> std::process::ExitCode {
+    usagelens_collector::cli::main()
+}

@@ -230,8 +230,8 @@ impl RawBatch<'_> {
     /// Parses the envelope of a batch body and checks the app id and event
     /// count. The message of the error says what to fix.
     pub fn parse(body: &[u8]) -> Result<RawBatch<'_>, String> {
-        let batch: RawBatch<'_> =
-            serde_json::from_slice(body).map_err(|e| format!("the body is not a valid batch: {e}"))?;
+        let batch: RawBatch<'_> = serde_json::from_slice(body)
+            .map_err(|e| format!("the body is not a valid batch: {e}"))?;
         check_app(&batch.app)?;
         check_event_count(batch.events.len())?;
         Ok(batch)
@@ -276,7 +276,10 @@ mod tests {
         assert_eq!(e.id.0, "0193a1b2-x");
         assert_eq!(e.kind.0, "click");
         assert_eq!(e.ts, Some(Timestamp::from_millis(1_795_859_998_120)));
-        assert_eq!(e.props.get("tags"), Some(&DimValue::strings(["beta", "admin"])));
+        assert_eq!(
+            e.props.get("tags"),
+            Some(&DimValue::strings(["beta", "admin"]))
+        );
         assert!(event(r#"{"id":"a","type":"my.custom_event-2"}"#).is_ok());
         assert!(event(r#"{"id":"a","type":"page","ts":1795845598120}"#).is_ok());
         assert!(event(r#"{"id":"a","type":"page","props":{},"metrics":{}}"#).is_ok());
@@ -291,11 +294,26 @@ mod tests {
             (r#"{"id":1,"type":"click"}"#, "invalid type: integer"),
             (r#"{"id":"a","type":"Click"}"#, "invalid event type `Click`"),
             (r#"{"id":"a","type":"$where"}"#, "invalid event type"),
-            (r#"{"id":"a","type":"click","ts":"now"}"#, "not an RFC 3339 timestamp"),
-            (r#"{"id":"a","type":"click","props":[]}"#, "invalid type: sequence"),
-            (r#"{"id":"a","type":"click","metrics":{"x":"1"}}"#, "invalid type: string"),
-            (r#"{"id":"a","type":"click","prop":{}}"#, "unknown field `prop`"),
-            (r#"{"id":"a","type":"click","props":{"a.b":1}}"#, "invalid dimension name `a.b`"),
+            (
+                r#"{"id":"a","type":"click","ts":"now"}"#,
+                "not an RFC 3339 timestamp",
+            ),
+            (
+                r#"{"id":"a","type":"click","props":[]}"#,
+                "invalid type: sequence",
+            ),
+            (
+                r#"{"id":"a","type":"click","metrics":{"x":"1"}}"#,
+                "invalid type: string",
+            ),
+            (
+                r#"{"id":"a","type":"click","prop":{}}"#,
+                "unknown field `prop`",
+            ),
+            (
+                r#"{"id":"a","type":"click","props":{"a.b":1}}"#,
+                "invalid dimension name `a.b`",
+            ),
             (r#"[]"#, "expected struct Event"),
             (r#""x""#, "invalid type: string"),
         ];
@@ -319,7 +337,10 @@ mod tests {
         assert!(err.contains("70 dimensions"), "{err}");
         // Names shared with the context count once.
         let shared: Vec<String> = (0..30).map(|i| format!(r#""c{i}":2"#)).collect();
-        let json = format!(r#"{{"id":"a","type":"x","props":{{{}}}}}"#, shared.join(","));
+        let json = format!(
+            r#"{{"id":"a","type":"x","props":{{{}}}}}"#,
+            shared.join(",")
+        );
         let raw: Box<RawValue> = serde_json::from_str(&json).unwrap();
         assert!(parse_event(&raw, &context).is_ok());
     }
@@ -339,17 +360,42 @@ mod tests {
             (b"[]".to_vec(), "expected struct RawBatch"),
             (br#"{"events":[]}"#.to_vec(), "missing field `app`"),
             (br#"{"app":"demo"}"#.to_vec(), "missing field `events`"),
-            (br#"{"app":"Demo!","events":[]}"#.to_vec(), "invalid app `Demo!`"),
-            (br#"{"app":"demo","events":{}}"#.to_vec(), "invalid type: map"),
-            (br#"{"app":"demo","events":[],"context":{"$gt":1}}"#.to_vec(), "invalid dimension name `$gt`"),
-            (br#"{"app":"demo","events":[],"sent_at":"x"}"#.to_vec(), "not an RFC 3339"),
-            (br#"{"app":"demo","events":[],"extra":1}"#.to_vec(), "unknown field `extra`"),
-            (b"{\"app\":\"demo\",\"events\":[],\"key\":\"\xff\"}".to_vec(), "invalid unicode"),
-            (too_many.into_bytes(), "the batch has 1001 events; the limit is 1000"),
+            (
+                br#"{"app":"Demo!","events":[]}"#.to_vec(),
+                "invalid app `Demo!`",
+            ),
+            (
+                br#"{"app":"demo","events":{}}"#.to_vec(),
+                "invalid type: map",
+            ),
+            (
+                br#"{"app":"demo","events":[],"context":{"$gt":1}}"#.to_vec(),
+                "invalid dimension name `$gt`",
+            ),
+            (
+                br#"{"app":"demo","events":[],"sent_at":"x"}"#.to_vec(),
+                "not an RFC 3339",
+            ),
+            (
+                br#"{"app":"demo","events":[],"extra":1}"#.to_vec(),
+                "unknown field `extra`",
+            ),
+            (
+                b"{\"app\":\"demo\",\"events\":[],\"key\":\"\xff\"}".to_vec(),
+                "invalid unicode",
+            ),
+            (
+                too_many.into_bytes(),
+                "the batch has 1001 events; the limit is 1000",
+            ),
         ];
         for (body, want) in cases {
             let err = RawBatch::parse(&body).expect_err(&String::from_utf8_lossy(&body));
-            assert!(err.contains(want), "{}: got {err:?}, want {want:?}", String::from_utf8_lossy(&body));
+            assert!(
+                err.contains(want),
+                "{}: got {err:?}, want {want:?}",
+                String::from_utf8_lossy(&body)
+            );
         }
     }
 
@@ -359,7 +405,10 @@ mod tests {
         b.events.push(Event::new("e1", "click"));
         assert!(b.validate().is_ok());
         b.events.push(Event::new("", "click"));
-        assert_eq!(b.validate().unwrap_err().0.split(':').next(), Some("event 1"));
+        assert_eq!(
+            b.validate().unwrap_err().0.split(':').next(),
+            Some("event 1")
+        );
         b.events.pop();
         b.events.push(Event::new("e2", "Bad"));
         assert!(b.validate().unwrap_err().0.contains("invalid event type"));

@@ -109,7 +109,17 @@ mod tests {
         for t in ["page", "click", "a", "my.custom-type_2", &"x".repeat(64)] {
             assert!(is_valid_type(t), "{t:?} should be valid");
         }
-        for t in ["", "Click", "1x", ".x", "_x", "a b", "a$", "a/b", &"x".repeat(65)] {
+        for t in [
+            "",
+            "Click",
+            "1x",
+            ".x",
+            "_x",
+            "a b",
+            "a$",
+            "a/b",
+            &"x".repeat(65),
+        ] {
             assert!(!is_valid_type(t), "{t:?} should be invalid");
         }
     }

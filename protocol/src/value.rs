@@ -434,7 +434,9 @@ impl Dims {
         }
         for (name, value) in self.iter() {
             check_name::<serde::de::value::Error>("dimension", name).map_err(|e| e.to_string())?;
-            value.validate().map_err(|e| format!("dimension `{name}`: {e}"))?;
+            value
+                .validate()
+                .map_err(|e| format!("dimension `{name}`: {e}"))?;
         }
         Ok(())
     }
@@ -493,7 +495,10 @@ mod tests {
         let long = "x".repeat(1025);
         let many: Vec<String> = (0..65).map(|i| format!(r#""d{i}":1"#)).collect();
         let cases: Vec<(String, &str)> = vec![
-            (r#"{"$where":"1"}"#.into(), "invalid dimension name `$where`"),
+            (
+                r#"{"$where":"1"}"#.into(),
+                "invalid dimension name `$where`",
+            ),
             (r#"{"a.b":"1"}"#.into(), "invalid dimension name `a.b`"),
             (r#"{"":"1"}"#.into(), "invalid dimension name ``"),
             (r#"{"1a":"1"}"#.into(), "invalid dimension name"),
@@ -503,9 +508,18 @@ mod tests {
             (r#"{"a":[true]}"#.into(), "invalid type: boolean"),
             (r#"{"a":[null]}"#.into(), "invalid type: null"),
             (r#"{"a":1e400}"#.into(), "number out of range"),
-            (format!(r#"{{"a":"{long}"}}"#), "longer than the limit of 1024 bytes"),
-            (format!(r#"{{"a":["{long}"]}}"#), "longer than the limit of 1024 bytes"),
-            (format!(r#"{{"a":{:?}}}"#, vec![1; 65]), "longer than the limit of 64 items"),
+            (
+                format!(r#"{{"a":"{long}"}}"#),
+                "longer than the limit of 1024 bytes",
+            ),
+            (
+                format!(r#"{{"a":["{long}"]}}"#),
+                "longer than the limit of 1024 bytes",
+            ),
+            (
+                format!(r#"{{"a":{:?}}}"#, vec![1; 65]),
+                "longer than the limit of 64 items",
+            ),
             (format!("{{{}}}", many.join(",")), "more than 64 dimensions"),
             (r#"{"a":1,"a":2}"#.into(), "dimension `a` appears twice"),
             (r#"["a"]"#.into(), "invalid type: sequence"),
@@ -519,7 +533,8 @@ mod tests {
 
     #[test]
     fn metrics_are_finite_numbers() {
-        let m: Metrics = serde_json::from_str(r#"{"a":1,"b":-2.5,"c":18446744073709551615}"#).unwrap();
+        let m: Metrics =
+            serde_json::from_str(r#"{"a":1,"b":-2.5,"c":18446744073709551615}"#).unwrap();
         assert_eq!(m.get("b"), Some(&MetricValue(-2.5)));
         for (json, want) in [
             (r#"{"a":"1"}"#, "invalid type: string"),
@@ -530,7 +545,9 @@ mod tests {
             (r#"{"a.b":1}"#, "invalid metric name `a.b`"),
             (r#"{"$inc":1}"#, "invalid metric name `$inc`"),
         ] {
-            let err = serde_json::from_str::<Metrics>(json).unwrap_err().to_string();
+            let err = serde_json::from_str::<Metrics>(json)
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(want), "{json}: got {err:?}, want {want:?}");
         }
     }

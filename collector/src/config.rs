@@ -1,0 +1,119 @@
+//! Configuration of `usagelens-collector serve`. Each option has a flag and
+//! an environment variable; precedence is default < environment < flag.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+use crate::store::WriteAck;
+
+/// Where the store is. Shared by `serve` and the `apps` commands.
+#[derive(Debug, Clone, Args)]
+pub struct StoreConfig {
+    /// MongoDB connection string. `cargo xtask demo` starts a local store and sets it.
+    #[arg(
+        long,
+        env = "MONGODB_URI",
+        default_value = "mongodb://127.0.0.1:27017",
+        global = true
+    )]
+    pub mongodb_uri: String,
+
+    /// Database that holds `events`, `apps` and `catalog`.
+    #[arg(
+        long,
+        env = "USAGELENS_DATABASE",
+        default_value = "usagelens",
+        global = true
+    )]
+    pub database: String,
+
+    /// Write concern `w` for event writes: `majority`, a node count, or a tag set.
+    #[arg(
+        long,
+        env = "USAGELENS_WRITE_CONCERN",
+        default_value = "majority",
+        global = true
+    )]
+    pub write_concern: String,
+
+    /// Wait for the journal before acknowledging writes (`j`).
+    #[arg(long, env = "USAGELENS_JOURNAL", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub journal: bool,
+
+    /// How long to wait for the store before answering 503 (server selection timeout).
+    #[arg(long, env = "USAGELENS_STORE_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration, global = true)]
+    pub store_timeout: Duration,
+}
+
+impl StoreConfig {
+    /// The write acknowledgement to ask for.
+    pub fn write_ack(&self) -> WriteAck {
+        WriteAck {
+            w: self.write_concern.clone(),
+            journal: self.journal,
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Options of `serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// Address to listen on.
+    #[arg(long, env = "USAGELENS_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Requests per second per client address (burst: twice that); 0 turns it off.
+    #[arg(long, env = "USAGELENS_RATE_LIMIT_IP", default_value_t = 100)]
+    pub rate_limit_ip: u32,
+
+    /// Events per second per app (burst: twice that); 0 turns it off.
+    #[arg(long, env = "USAGELENS_RATE_LIMIT_APP", default_value_t = 20_000)]
+    pub rate_limit_app: u32,
+
+    /// Take the client address from X-Forwarded-For (only behind a proxy you run).
+    #[arg(long, env = "USAGELENS_TRUST_FORWARDED_FOR", default_value_t = false)]
+    pub trust_forwarded_for: bool,
+
+    /// How long an app's keys and origins are cached.
+    #[arg(long, env = "USAGELENS_APP_CACHE_TTL", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub app_cache_ttl: Duration,
+
+    /// How often the dimension catalog is written.
+    #[arg(long, env = "USAGELENS_CATALOG_FLUSH", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub catalog_flush: Duration,
+
+    /// How long shutdown waits for in-flight requests.
+    #[arg(long, env = "USAGELENS_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub shutdown_timeout: Duration,
+
+    /// Log format.
+    #[arg(long, env = "USAGELENS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            rate_limit_ip: 100,
+            rate_limit_app: 20_000,
+            trust_forwarded_for: false,
+            app_cache_ttl: Duration::from_secs(5),
+            catalog_flush: Duration::from_secs(10),
+            shutdown_timeout: Duration::from_secs(30),
+            log_format: LogFormat::Text,
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! The router, its state, and `serve` with graceful shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use tokio::net::TcpListener;
+
+use crate::apps::AppCache;
+use crate::catalog::Catalog;
+use crate::config::ServeConfig;
+use crate::ingest::{handle_batch, handle_preflight};
+use crate::ratelimit::{Limits, Rate};
+use crate::store::Store;
+
+/// Everything a request handler needs; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The MongoDB store.
+    pub store: Store,
+    /// The serve options.
+    pub config: Arc<ServeConfig>,
+    /// Apps by id, cached.
+    pub apps: Arc<AppCache>,
+    /// Names waiting for the catalog.
+    pub catalog: Arc<Catalog>,
+    /// Rate limiters.
+    pub limits: Arc<Limits>,
+}
+
+impl AppState {
+    /// State over `store` with `config`.
+    pub fn new(store: Store, config: ServeConfig) -> Self {
+        Self {
+            apps: Arc::new(AppCache::new(config.app_cache_ttl)),
+            catalog: Arc::new(Catalog::default()),
+            limits: Arc::new(Limits::new(
+                Rate(config.rate_limit_ip),
+                Rate(config.rate_limit_app),
+            )),
+            config: Arc::new(config),
+            store,
+        }
+    }
+}
+
+/// The router, without a socket (tests drive it with `tower::ServiceExt::oneshot`).
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/batch", post(handle_batch).options(handle_preflight))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(usagelens_protocol::ErrorBody::new(
+                    "store_unavailable",
+                    "the event store is not reachable",
+                )),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Serves until `shutdown` resolves, then finishes in-flight requests
+/// (bounded by `shutdown_timeout`) and flushes the catalog.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    if let Err(e) = state.store.ensure_indexes().await {
+        tracing::warn!(error = %e, "could not create indexes now; will serve and retry at the next start");
+    }
+    let background = tokio::spawn(background(state.clone()));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let timeout = state.config.shutdown_timeout;
+    let server = axum::serve(
+        listener,
+        app(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        let _ = stop_tx.send(true);
+    });
+    let mut stop_rx2 = stop_rx.clone();
+    tokio::select! {
+        r = server => r?,
+        _ = async {
+            let _ = stop_rx2.wait_for(|s| *s).await;
+            tokio::time::sleep(timeout).await;
+        } => tracing::warn!("in-flight requests did not finish within {timeout:?}"),
+    }
+    background.abort();
+    match state.catalog.flush(&state.store).await {
+        Ok(n) => tracing::info!(entries = n, "catalog flushed"),
+        Err(e) => tracing::warn!(error = %e, "catalog flush at shutdown failed"),
+    }
+    Ok(())
+}
+
+async fn background(state: AppState) {
+    let mut tick = tokio::time::interval(state.config.catalog_flush);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        if let Err(e) = state.catalog.flush(&state.store).await {
+            tracing::warn!(error = %e, "catalog flush failed; will retry");
+        }
+        state.limits.prune();
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
