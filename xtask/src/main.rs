@@ -1,1 +1,375 @@
-fn main() {}
+//! The project's task runner: `cargo xtask <task>`.
+//!
+//! | task | what it does |
+//! |---|---|
+//! | `demo` | starts the local store (unless `MONGODB_URI` is set), the collector, creates or reuses the app `demo`, prints URLs and keys, runs until Ctrl-C |
+//! | `test` | installs what the tests need, starts a throwaway local store (unless `MONGODB_URI` is set), runs every test |
+//! | `bench ingest` | the ingest benchmarks of `BENCHMARKS.md` |
+//! | `store` | just the local store, on a free port, until Ctrl-C |
+//!
+//! The local store is SecantusDB, pinned below, installed from PyPI into a
+//! project-local virtualenv under `target/usagelens-tools/`.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+/// The SecantusDB release the project is tested against.
+const SECANTUS_VERSION: &str = "0.7.0b3";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match args.as_slice() {
+        ["test", rest @ ..] => test(rest),
+        ["demo", rest @ ..] => demo(rest),
+        ["bench", "ingest", rest @ ..] => bench_ingest(rest),
+        ["store", rest @ ..] => store_only(rest),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <task>\n\n\
+                 tasks:\n  \
+                 demo              run the system: local store, collector, app `demo`\n  \
+                 test [ARGS..]     run every test (ARGS go to `cargo test`)\n  \
+                 bench ingest      the ingest benchmarks (see BENCHMARKS.md)\n  \
+                 store             run only the local store\n\n\
+                 With MONGODB_URI set, tasks use that server instead of a local store."
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+fn run(cmd: &mut Command) -> Result<()> {
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot run {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+fn step(what: &str) {
+    eprintln!("\n==> {what}");
+}
+
+// ---------------------------------------------------------------------------
+// The local store
+
+/// A running local store; stopped on drop.
+struct LocalStore {
+    child: Child,
+    uri: String,
+}
+
+impl Drop for LocalStore {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Installs SecantusDB into the project-local virtualenv (once).
+fn install_store() -> Result<PathBuf> {
+    let venv = target_dir().join("usagelens-tools").join("venv");
+    let server = venv.join("bin").join("secantusd-py");
+    let marker = venv.join(format!(".secantus-{SECANTUS_VERSION}"));
+    if server.exists() && marker.exists() {
+        return Ok(server);
+    }
+    step(&format!(
+        "installing SecantusDB {SECANTUS_VERSION} into {}",
+        venv.display()
+    ));
+    let python = ["python3", "python"]
+        .into_iter()
+        .find(|p| {
+            Command::new(p)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .context("python3 is needed for the local store (SecantusDB); install Python 3.10+")?;
+    if !venv.join("bin").join("pip").exists() {
+        run(Command::new(python).args(["-m", "venv"]).arg(&venv))?;
+    }
+    run(Command::new(venv.join("bin").join("pip")).args([
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        &format!("SecantusDB=={SECANTUS_VERSION}"),
+    ]))?;
+    if !server.exists() {
+        bail!("SecantusDB installed, but {} is missing", server.display());
+    }
+    std::fs::write(&marker, SECANTUS_VERSION)?;
+    Ok(server)
+}
+
+fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn wait_for_port(port: u16, child: &mut Child, what: &str, log: &Path) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(());
+        }
+        if let Some(status) = child.try_wait()? {
+            let tail = std::fs::read_to_string(log).unwrap_or_default();
+            bail!("{what} exited with {status} before listening:\n{tail}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bail!(
+        "{what} did not listen on port {port} within 90 s (log: {})",
+        log.display()
+    )
+}
+
+/// Starts the local store on a free port. `data`: a directory that persists,
+/// or `None` for an in-memory store that vanishes with the process.
+fn start_store(data: Option<&Path>) -> Result<LocalStore> {
+    let server = install_store()?;
+    let port = free_port()?;
+    let logs = target_dir().join("usagelens-tools").join("logs");
+    std::fs::create_dir_all(&logs)?;
+    let log = logs.join(format!("store-{port}.log"));
+    let storage = match data {
+        Some(d) => {
+            std::fs::create_dir_all(d)?;
+            d.display().to_string()
+        }
+        None => ":memory:".to_owned(),
+    };
+    step(&format!(
+        "starting the local store (SecantusDB) on 127.0.0.1:{port}"
+    ));
+    let mut child = Command::new(&server)
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--storage-path", &storage, "--log-level", "WARNING"])
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&log)?)
+        .stderr(std::fs::File::options().append(true).open(&log)?)
+        .spawn()
+        .with_context(|| format!("cannot start {}", server.display()))?;
+    wait_for_port(port, &mut child, "the local store", &log)?;
+    Ok(LocalStore {
+        child,
+        uri: format!("mongodb://127.0.0.1:{port}/?directConnection=true"),
+    })
+}
+
+/// `MONGODB_URI` if set, else a local store started now.
+fn store_uri(data: Option<&Path>) -> Result<(String, Option<LocalStore>)> {
+    match std::env::var("MONGODB_URI") {
+        Ok(uri) if !uri.is_empty() => {
+            eprintln!("using MONGODB_URI (no local store started)");
+            Ok((uri, None))
+        }
+        _ => {
+            let s = start_store(data)?;
+            Ok((s.uri.clone(), Some(s)))
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Tasks
+
+fn test(extra: &[&str]) -> Result<()> {
+    step("checking that the protocol crate builds for wasm32-unknown-unknown");
+    ensure_wasm_target()?;
+    run(cargo().args([
+        "check",
+        "--quiet",
+        "-p",
+        "usagelens-protocol",
+        "--target",
+        "wasm32-unknown-unknown",
+    ]))?;
+    step("building the collector binary for the end-to-end tests");
+    run(cargo().args(["build", "--quiet", "-p", "usagelens-collector"]))?;
+    let (uri, _store) = store_uri(None)?;
+    step("running the tests");
+    let bin = target_dir().join("debug").join("usagelens-collector");
+    run(cargo()
+        .args(["test", "--workspace", "--no-fail-fast"])
+        .args(extra)
+        .env("MONGODB_URI", &uri)
+        .env("USAGELENS_COLLECTOR_BIN", bin))?;
+    step("compiling the benchmarks (run them with `cargo xtask bench ingest`)");
+    run(cargo().args(["bench", "--no-run", "--quiet", "-p", "usagelens-collector"]))?;
+    Ok(())
+}
+
+fn ensure_wasm_target() -> Result<()> {
+    let out = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output();
+    match out {
+        Ok(o) if String::from_utf8_lossy(&o.stdout).contains("wasm32-unknown-unknown") => Ok(()),
+        Ok(_) => run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"])),
+        Err(e) => bail!("rustup is needed to add the wasm32-unknown-unknown target: {e}"),
+    }
+}
+
+fn demo(args: &[&str]) -> Result<()> {
+    let mut listen = "127.0.0.1:8080".to_owned();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match *a {
+            "--listen" => listen = it.next().context("--listen needs an address")?.to_string(),
+            other => bail!("unknown option `{other}` (demo takes --listen ADDR)"),
+        }
+    }
+    step("building the collector");
+    run(cargo().args(["build", "--quiet", "-p", "usagelens-collector"]))?;
+    let state = root().join(".usagelens");
+    let (uri, _store) = store_uri(Some(&state.join("store")))?;
+    let bin = target_dir().join("debug").join("usagelens-collector");
+    let collector = |args: &[&str]| {
+        let mut c = Command::new(&bin);
+        c.args(args).env("MONGODB_URI", &uri);
+        c
+    };
+
+    step("creating or reusing the app `demo`");
+    let keys_file = state.join("demo-app.json");
+    let listed = collector(&["apps", "list"]).output()?;
+    if !listed.status.success() {
+        bail!(
+            "apps list failed: {}",
+            String::from_utf8_lossy(&listed.stderr)
+        );
+    }
+    let exists = String::from_utf8_lossy(&listed.stdout).contains("\"id\":\"demo\"");
+    let keys = if exists && keys_file.exists() {
+        std::fs::read_to_string(&keys_file)?
+    } else {
+        let out = if exists {
+            // Keys were lost: issue new ones.
+            let wk = collector(&["apps", "rotate-key", "demo"]).output()?;
+            let rt = collector(&["apps", "rotate-key", "demo", "--read-token"]).output()?;
+            let field = |o: &std::process::Output, f: &str| {
+                let s = String::from_utf8_lossy(&o.stdout).to_string();
+                json_field(&s, f).unwrap_or_default()
+            };
+            format!(
+                "{{\"id\":\"demo\",\"write_key\":\"{}\",\"read_token\":\"{}\"}}",
+                field(&wk, "write_key"),
+                field(&rt, "read_token")
+            )
+        } else {
+            let o = collector(&[
+                "apps",
+                "create",
+                "demo",
+                "--origin",
+                "http://127.0.0.1:3000",
+                "--origin",
+                "http://localhost:3000",
+            ])
+            .output()?;
+            if !o.status.success() {
+                bail!("apps create failed: {}", String::from_utf8_lossy(&o.stderr));
+            }
+            String::from_utf8_lossy(&o.stdout).trim().to_owned()
+        };
+        std::fs::create_dir_all(&state)?;
+        std::fs::write(&keys_file, &out)?;
+        out
+    };
+
+    step(&format!("starting the collector on {listen}"));
+    let mut child = collector(&["serve", "--listen", &listen]).spawn()?;
+    let port: u16 = listen
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .context("--listen must end in :PORT")?;
+    let log = state.join("collector.log");
+    wait_for_port(port, &mut child, "the collector", &log)?;
+    let write_key = json_field(&keys, "write_key").unwrap_or_default();
+    let read_token = json_field(&keys, "read_token").unwrap_or_default();
+    println!(
+        "\nUsageLens is running.\n\
+         \n  collector   http://{listen}   (health: http://{listen}/healthz)\
+         \n  store       {uri}\
+         \n  app         demo\
+         \n  write key   {write_key}\
+         \n  read token  {read_token}\
+         \n  (keys saved in {})\
+         \n\nSend a batch:\n  curl -s http://{listen}/v1/batch -H 'content-type: application/json' \\\n    -d '{{\"app\":\"demo\",\"key\":\"{write_key}\",\"events\":[{{\"id\":\"e1\",\"type\":\"click\",\"props\":{{\"widget\":\"export-csv\"}}}}]}}'\
+         \n\nCtrl-C stops everything.",
+        keys_file.display()
+    );
+    let status = child.wait()?;
+    if !status.success() {
+        bail!("the collector exited with {status}");
+    }
+    Ok(())
+}
+
+fn store_only(_args: &[&str]) -> Result<()> {
+    let mut s = start_store(Some(&root().join(".usagelens").join("store")))?;
+    println!("MONGODB_URI={}\nCtrl-C stops it.", s.uri);
+    s.child.wait()?;
+    Ok(())
+}
+
+fn bench_ingest(extra: &[&str]) -> Result<()> {
+    let (uri, _store) = store_uri(None)?;
+    step("ingest benchmarks");
+    run(cargo()
+        .args([
+            "bench",
+            "-p",
+            "usagelens-collector",
+            "--bench",
+            "ingest",
+            "--",
+        ])
+        .args(extra)
+        .env("MONGODB_URI", &uri))?;
+    Ok(())
+}
+
+/// A string field of a flat JSON object (xtask stays dependency-light).
+fn json_field(json: &str, field: &str) -> Option<String> {
+    let pat = format!("\"{field}\":\"");
+    let start = json.find(&pat)? + pat.len();
+    let len = json[start..].find('"')?;
+    Some(json[start..start + len].to_owned())
+}
