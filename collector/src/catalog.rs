@@ -14,8 +14,8 @@ use usagelens_protocol::value::ValueKind;
 
 use crate::store::{bson_date, Store, StoreError, CATALOG};
 
-/// Most event types tracked per name (a name on more types is still listed,
-/// with the first 64 types seen).
+/// Most event types one flush adds per name (bounds the work of a flush;
+/// across flushes the stored set can grow past it).
 const MAX_TYPES_PER_NAME: usize = 64;
 
 /// Whether a catalog entry is a dimension or a metric.

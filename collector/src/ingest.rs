@@ -311,7 +311,7 @@ async fn ingest(
     }
     state.limits.check_app(&app.id, batch.events.len())?;
 
-    // Enrich only batches a browser sent (an Origin header or a browser's User-Agent).
+    // Enrich only batches whose User-Agent is a browser's (SDKs, curl and scripts are not).
     let ua = parts
         .headers
         .get(header::USER_AGENT)
@@ -354,6 +354,10 @@ async fn ingest(
 fn add_cors_headers(h: &mut HeaderMap, origin: &str) {
     if let Ok(v) = HeaderValue::from_str(origin) {
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+        h.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("retry-after"),
+        );
         h.append(header::VARY, HeaderValue::from_static("Origin"));
     }
 }

@@ -307,6 +307,7 @@ async fn cors_preflight_and_origin_check() {
     let r = post(ORIGIN, "o1").await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.headers["access-control-allow-origin"], ORIGIN);
+    assert_eq!(r.headers["access-control-expose-headers"], "retry-after");
     let r = post("https://evil.example", "o2").await;
     r.assert_error(403, "origin_not_allowed", "not allowed for app `demo`");
     assert!(r.headers.get("access-control-allow-origin").is_none());

@@ -313,13 +313,17 @@ fn demo(args: &[&str]) -> Result<()> {
     };
 
     step(&format!("starting the collector on {listen}"));
-    let mut child = collector(&["serve", "--listen", &listen]).spawn()?;
+    let log = state.join("collector.log");
+    eprintln!("collector log: {}", log.display());
+    let mut child = collector(&["serve", "--listen", &listen])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log)?)
+        .spawn()?;
     let port: u16 = listen
         .rsplit(':')
         .next()
         .and_then(|p| p.parse().ok())
         .context("--listen must end in :PORT")?;
-    let log = state.join("collector.log");
     wait_for_port(port, &mut child, "the collector", &log)?;
     let write_key = json_field(&keys, "write_key").unwrap_or_default();
     let read_token = json_field(&keys, "read_token").unwrap_or_default();

@@ -1,0 +1,140 @@
+//! The collector binary as users run it: the apps commands, `serve` over
+//! TCP, and graceful shutdown with a batch in flight.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::*;
+use mongodb::bson::doc;
+use serde_json::json;
+
+#[test]
+fn apps_commands_print_json_and_fail_clearly() {
+    let db = unique_db();
+    let created = cli_json(&db, &["apps", "create", "shop", "--origin", "https://shop.example", "--origin", "http://localhost:3000"]);
+    assert_eq!(created["id"], "shop");
+    let wk = created["write_key"].as_str().unwrap().to_owned();
+    let rt = created["read_token"].as_str().unwrap().to_owned();
+    assert!(wk.starts_with("wk_") && rt.starts_with("rt_"));
+    assert_eq!(created.as_object().unwrap().len(), 3);
+
+    let again = cli(&db, &["apps", "create", "shop"]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("app `shop` exists already"));
+    let bad = cli(&db, &["apps", "create", "x", "--origin", "not a url"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid origin"));
+
+    let list = cli_json(&db, &["apps", "list"]);
+    assert_eq!(list[0]["id"], "shop");
+    assert_eq!(list[0]["write_key"], wk.as_str());
+    assert_eq!(list[0]["origins"], json!(["https://shop.example", "http://localhost:3000"]));
+    assert!(!list.to_string().contains(&rt), "list never shows the read token");
+
+    let rotated = cli_json(&db, &["apps", "rotate-key", "shop"]);
+    assert_ne!(rotated["write_key"], wk.as_str());
+    let rotated_rt = cli_json(&db, &["apps", "rotate-key", "shop", "--read-token"]);
+    assert!(rotated_rt["read_token"].as_str().unwrap().starts_with("rt_"));
+
+    let missing = cli(&db, &["apps", "rotate-key", "ghost"]);
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no app `ghost`"));
+    let deleted = cli_json(&db, &["apps", "delete", "shop"]);
+    assert_eq!(deleted["deleted"], true);
+    assert_eq!(cli_json(&db, &["apps", "list"]), json!([]));
+    Db::open(&db).drop_db();
+}
+
+#[test]
+fn serve_ingests_over_tcp_and_keeps_serving_after_hostile_input() {
+    let db = unique_db();
+    let app = cli_json(&db, &["apps", "create", "demo"]);
+    let key = app["write_key"].as_str().unwrap();
+    let c = Collector::start(&db, &[]);
+    let http = reqwest::blocking::Client::new();
+    assert_eq!(http.get(c.url("/healthz")).send().unwrap().text().unwrap(), "ok");
+    assert_eq!(http.get(c.url("/readyz")).send().unwrap().status(), 200);
+
+    let body = json!({"app": "demo", "events": [
+        {"id": "t1", "type": "click", "props": {"widget": "export"}},
+        {"id": "t2", "type": "http", "metrics": {"duration_ms": 4.5}},
+    ]})
+    .to_string();
+    let post = |body: &[u8], gzip: bool| {
+        let mut req = http
+            .post(c.url("/v1/batch"))
+            .header("content-type", "application/json")
+            .header("x-write-key", key);
+        let payload = if gzip {
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            enc.write_all(body).unwrap();
+            req = req.header("content-encoding", "gzip");
+            enc.finish().unwrap()
+        } else {
+            body.to_vec()
+        };
+        let resp = req.body(payload).send().unwrap();
+        (resp.status().as_u16(), resp.json::<serde_json::Value>().unwrap())
+    };
+    let (status, r) = post(body.as_bytes(), true);
+    assert_eq!((status, &r["accepted"], &r["duplicates"]), (200, &json!(2), &json!(0)));
+    let (_, r) = post(body.as_bytes(), false);
+    assert_eq!((&r["accepted"], &r["duplicates"]), (&json!(0), &json!(2)), "a retry is stored once");
+
+    for hostile in [&b"\xff\xfe"[..], b"{\"app\":\"demo\",\"events\":[{\"id\":\"x\",\"type\":\"$where\"}]}", b"[[[[[[[["] {
+        let (status, r) = post(hostile, false);
+        assert_eq!(status, 400, "{r}");
+        assert!(r["error"]["code"].is_string());
+    }
+    let (status, _) = post(br#"{"app":"demo","events":[{"id":"t3","type":"page"}]}"#, false);
+    assert_eq!(status, 200, "still serving");
+    let store = Db::open(&db);
+    assert_eq!(store.count("events", doc! {"app": "demo"}), 3);
+    store.drop_db();
+}
+
+#[test]
+fn shutdown_finishes_the_batch_in_flight_and_flushes_the_catalog() {
+    let db = unique_db();
+    let app = cli_json(&db, &["apps", "create", "demo"]);
+    let key = app["write_key"].as_str().unwrap();
+    let mut c = Collector::start(&db, &["--catalog-flush", "1h"]);
+    let body = json!({"app": "demo", "key": key, "events": [
+        {"id": "inflight", "type": "click", "props": {"widget": "slow"}}
+    ]})
+    .to_string();
+    let (head, tail) = body.split_at(body.len() / 2);
+    let mut conn = TcpStream::connect(&c.addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        conn,
+        "POST /v1/batch HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{head}",
+        c.addr,
+        body.len()
+    )
+    .unwrap();
+    conn.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    c.terminate();
+    // Wait until the collector has begun shutting down, then finish the request.
+    loop {
+        let line = c.logs.recv_timeout(Duration::from_secs(10)).expect("a shutdown log line");
+        if line.contains("shutting down") {
+            break;
+        }
+    }
+    assert!(c.child.try_wait().unwrap().is_none(), "it waits for the request in flight");
+    conn.write_all(tail.as_bytes()).unwrap();
+    let mut resp = String::new();
+    conn.read_to_string(&mut resp).unwrap();
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert!(resp.contains(r#""accepted":1"#), "{resp}");
+    let status = c.wait_exit(Duration::from_secs(15));
+    assert!(status.success(), "{status}");
+    let store = Db::open(&db);
+    assert_eq!(store.count("events", doc! {"_id": "demo:inflight"}), 1);
+    assert_eq!(store.count("catalog", doc! {"_id": "demo:d:widget"}), 1, "the catalog is flushed at shutdown");
+    store.drop_db();
+}
