@@ -12,7 +12,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use mongodb::bson::{Bson, Document};
+use mongodb::bson::{DateTime, RawArrayBuf, RawDocumentBuf};
 use usagelens_protocol::batch::{check_app, check_event_count, parse_event};
 use usagelens_protocol::limits::MAX_BODY_BYTES;
 use usagelens_protocol::value::ValueKind;
@@ -23,7 +23,6 @@ use crate::catalog::{BatchNames, Field};
 use crate::enrich::{from_user_agent, UserAgentDims};
 use crate::error::IngestError;
 use crate::server::AppState;
-use crate::store::bson_date;
 
 /// The header that may carry the write key instead of the body.
 pub const WRITE_KEY_HEADER: &str = "x-write-key";
@@ -138,74 +137,97 @@ pub fn build_documents<'a>(
     events: &'a [Event],
     meta: BatchMeta<'_>,
     names: &mut BatchNames<'a>,
-) -> Vec<Document> {
+) -> Vec<RawDocumentBuf> {
     let mut docs = Vec::with_capacity(events.len());
     // Client clock skew: the client's clock read `sent_at` when ours read `received`.
     let skew = batch
         .sent_at
         .map_or(0, |s| meta.received_ms - s.as_millis());
     let default_ts = batch.sent_at.map_or(meta.received_ms, |s| s.as_millis());
-    let received = bson_date(meta.received_ms);
+    let received = DateTime::from_millis(meta.received_ms);
+    // Context and enrichment names are the same on every event: they are noted
+    // once per event type, with that type's time range, not once per event.
+    let mut type_ranges: Vec<(&'a str, i64, i64)> = Vec::new();
+    let mut id = String::new();
     for e in events {
         let client_ts = e.ts.map_or(default_ts, |t| t.as_millis());
         // Never later than the receive time: an event cannot come from the future.
         let ts = (client_ts + skew).min(meta.received_ms);
-        let mut dims = Document::new();
+        let kind = e.kind.0.as_str();
+        match type_ranges.iter_mut().find(|r| r.0 == kind) {
+            Some(r) => {
+                r.1 = r.1.min(ts);
+                r.2 = r.2.max(ts);
+            }
+            None => type_ranges.push((kind, ts, ts)),
+        }
+        let mut dims = RawDocumentBuf::new();
         for (name, value) in e.props.iter() {
-            names.note(Field::Dimension, name, value.kind(), &e.kind.0, ts);
-            dims.insert(name, dim_to_bson(value));
+            names.note(Field::Dimension, name, value.kind(), kind, ts);
+            append_dim(&mut dims, name, value);
         }
         for (name, value) in batch.context.iter() {
             if e.props.get(name).is_none() {
-                names.note(Field::Dimension, name, value.kind(), &e.kind.0, ts);
-                dims.insert(name, dim_to_bson(value));
+                append_dim(&mut dims, name, value);
             }
         }
         if let Some(ua) = meta.user_agent {
-            for (name, value) in [
-                ("browser", ua.browser.as_str()),
-                ("os", &ua.os),
-                ("device", ua.device),
-            ] {
-                names.note(Field::Dimension, name, ValueKind::String, &e.kind.0, ts);
-                dims.insert(name, value);
+            dims.append_ref("browser", ua.browser.as_str());
+            dims.append_ref("os", ua.os.as_str());
+            dims.append_ref("device", ua.device);
+        }
+        let mut metrics = RawDocumentBuf::new();
+        for (name, value) in e.metrics.iter() {
+            names.note(Field::Metric, name, ValueKind::Number, kind, ts);
+            metrics.append_ref(name, value.0);
+        }
+        id.clear();
+        id.push_str(&batch.app);
+        id.push(':');
+        id.push_str(&e.id.0);
+        let mut doc = RawDocumentBuf::new();
+        doc.append_ref("_id", id.as_str());
+        doc.append_ref("app", batch.app.as_str());
+        doc.append_ref("type", kind);
+        doc.append_ref("ts", DateTime::from_millis(ts));
+        doc.append_ref("client_ts", DateTime::from_millis(client_ts));
+        doc.append_ref("received_at", received);
+        doc.append_ref("dims", &dims);
+        doc.append_ref("metrics", &metrics);
+        docs.push(doc);
+    }
+    for (kind, first, last) in type_ranges {
+        for (name, value) in batch.context.iter() {
+            names.note(Field::Dimension, name, value.kind(), kind, first);
+            names.note(Field::Dimension, name, value.kind(), kind, last);
+        }
+        if meta.user_agent.is_some() {
+            for name in ["browser", "os", "device"] {
+                names.note(Field::Dimension, name, ValueKind::String, kind, first);
+                names.note(Field::Dimension, name, ValueKind::String, kind, last);
             }
         }
-        let mut metrics = Document::new();
-        for (name, value) in e.metrics.iter() {
-            names.note(Field::Metric, name, ValueKind::Number, &e.kind.0, ts);
-            metrics.insert(name, value.0);
-        }
-        let mut doc = Document::new();
-        doc.insert("_id", format!("{}:{}", batch.app, e.id.0));
-        doc.insert("app", batch.app.as_str());
-        doc.insert("type", e.kind.0.as_str());
-        doc.insert("ts", bson_date(ts));
-        doc.insert("client_ts", bson_date(client_ts));
-        doc.insert("received_at", received.clone());
-        doc.insert("dims", dims);
-        doc.insert("metrics", metrics);
-        docs.push(doc);
     }
     docs
 }
 
-fn dim_to_bson(v: &DimValue) -> Bson {
+fn append_dim(doc: &mut RawDocumentBuf, name: &str, v: &DimValue) {
     match v {
-        DimValue::Str(s) => Bson::String(s.clone()),
-        DimValue::Int(i) => Bson::Int64(*i),
-        DimValue::Float(f) => Bson::Double(*f),
-        DimValue::Bool(b) => Bson::Boolean(*b),
-        DimValue::List(items) => Bson::Array(
-            items
-                .iter()
-                .map(|i| match i {
-                    ListItem::Str(s) => Bson::String(s.clone()),
-                    ListItem::Int(n) => Bson::Int64(*n),
-                    ListItem::Float(f) => Bson::Double(*f),
-                })
-                .collect(),
-        ),
+        DimValue::Str(s) => doc.append_ref(name, s.as_str()),
+        DimValue::Int(i) => doc.append_ref(name, *i),
+        DimValue::Float(f) => doc.append_ref(name, *f),
+        DimValue::Bool(b) => doc.append_ref(name, *b),
+        DimValue::List(items) => {
+            let mut arr = RawArrayBuf::new();
+            for i in items {
+                match i {
+                    ListItem::Str(s) => arr.push(s.as_str()),
+                    ListItem::Int(n) => arr.push(*n),
+                    ListItem::Float(f) => arr.push(*f),
+                }
+            }
+            doc.append_ref(name, &arr);
+        }
     }
 }
 

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use mongodb::bson::{doc, Bson, DateTime, Document};
+use mongodb::bson::{doc, Bson, DateTime, Document, RawDocumentBuf};
 use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::options::{Acknowledgment, ClientOptions, IndexOptions, WriteConcern};
 use mongodb::{Client, Collection, Database, IndexModel};
@@ -117,7 +117,7 @@ pub struct InsertOutcome {
 #[derive(Debug, Clone)]
 pub struct Store {
     db: Database,
-    events: Collection<Document>,
+    events: Collection<RawDocumentBuf>,
     write_ack: WriteAck,
 }
 
@@ -203,7 +203,10 @@ impl Store {
     }
 
     /// Inserts event documents unordered. Duplicate keys are counted, not failures.
-    pub async fn insert_events(&self, docs: &[Document]) -> Result<InsertOutcome, StoreError> {
+    pub async fn insert_events(
+        &self,
+        docs: &[RawDocumentBuf],
+    ) -> Result<InsertOutcome, StoreError> {
         if docs.is_empty() {
             return Ok(InsertOutcome::default());
         }

@@ -51,7 +51,11 @@ fn cases() -> Vec<Case> {
         }
         bomb.extend(enc.finish().unwrap());
     }
-    assert!(bomb.len() < 1024 * 1024, "the bomb itself is small: {}", bomb.len());
+    assert!(
+        bomb.len() < 1024 * 1024,
+        "the bomb itself is small: {}",
+        bomb.len()
+    );
     let big_props: Vec<String> = (0..65).map(|i| format!(r#""p{i}":1"#)).collect();
     let ctx64: Vec<String> = (0..64).map(|i| format!(r#""c{i}":1"#)).collect();
     let over_1001: Vec<&str> = vec![r#"{"id":"x","type":"click"}"#; 1001];
@@ -65,92 +69,386 @@ fn cases() -> Vec<Case> {
         case("number", "42", 400, "invalid_body"),
         case("missing events", r#"{"app":"demo"}"#, 400, "invalid_body"),
         case("missing app", r#"{"events":[]}"#, 400, "invalid_body"),
-        case("app is a number", r#"{"app":1,"events":[]}"#, 400, "invalid_body"),
-        case("events is a string", r#"{"app":"demo","events":"x"}"#, 400, "invalid_body"),
-        case("events is an object", r#"{"app":"demo","events":{"0":{}}}"#, 400, "invalid_body"),
-        case("app with $", r#"{"app":"$demo","events":[]}"#, 400, "invalid_body"),
-        case("app with a dot", r#"{"app":"de.mo","events":[]}"#, 400, "invalid_body"),
-        case("app operator object", r#"{"app":{"$ne":""},"events":[]}"#, 400, "invalid_body"),
-        case("huge app", format!(r#"{{"app":"{}","events":[]}}"#, "a".repeat(500_000)), 400, "invalid_body"),
-        case("unknown envelope field", r#"{"app":"demo","events":[],"$where":"1"}"#, 400, "invalid_body"),
-        case("duplicate app field", r#"{"app":"demo","app":"other","events":[]}"#, 400, "invalid_body"),
-        case("trailing garbage", r#"{"app":"demo","events":[]} x"#, 400, "invalid_body"),
-        case("two documents", r#"{"app":"demo","events":[]}{"app":"demo","events":[]}"#, 400, "invalid_body"),
-        case("byte order mark", b"\xEF\xBB\xBF{\"app\":\"demo\",\"events\":[]}".to_vec(), 400, "invalid_body"),
-        case("invalid UTF-8 in a string", b"{\"app\":\"demo\",\"key\":\"\xC3\x28\",\"events\":[]}".to_vec(), 400, "invalid_body"),
-        case("invalid UTF-8 byte", b"\xFF\xFE\xFD".to_vec(), 400, "invalid_body"),
-        case("NUL bytes", vec![0u8; 64], 400, "invalid_body"),
-        case("NaN token", r#"{"app":"demo","context":{"x":NaN},"events":[]}"#, 400, "invalid_body"),
-        case("Infinity token", r#"{"app":"demo","context":{"x":Infinity},"events":[]}"#, 400, "invalid_body"),
-        case("deeply nested arrays", format!(r#"{{"app":"demo","events":{deep_array}}}"#), 400, "invalid_events"),
-        case("deeply nested context list", format!(r#"{{"app":"demo","context":{{"l":{deep_array}}},"events":[]}}"#), 400, "invalid_body"),
-        case("deeply nested objects", format!(r#"{{"app":"demo","context":{deep_obj},"events":[]}}"#), 400, "invalid_body"),
-        case("sent_at not a time", r#"{"app":"demo","sent_at":"now","events":[]}"#, 400, "invalid_body"),
-        case("sent_at huge", r#"{"app":"demo","sent_at":1e300,"events":[]}"#, 400, "invalid_body"),
-        case("sent_at negative", r#"{"app":"demo","sent_at":-5,"events":[]}"#, 400, "invalid_body"),
-        case("key is a number", r#"{"app":"demo","key":1,"events":[]}"#, 400, "invalid_body"),
-        // Context: names that MongoDB would read as operators or paths, bad values.
-        case("context $where", with_context(r#"{"$where":"sleep(1000)"}"#), 400, "invalid_body"),
-        case("context dotted path", with_context(r#"{"a.b":"x"}"#), 400, "invalid_body"),
-        case("context operator value", with_context(r#"{"user":{"$gt":""}}"#), 400, "invalid_body"),
-        case("context null", with_context(r#"{"user":null}"#), 400, "invalid_body"),
-        case("context huge number", with_context(r#"{"n":1e400}"#), 400, "invalid_body"),
-        case("context huge string", with_context(&format!(r#"{{"s":"{}"}}"#, "x".repeat(5000))), 400, "invalid_body"),
-        case("context long array", with_context(&format!(r#"{{"l":{:?}}}"#, vec![1; 65])), 400, "invalid_body"),
-        case("context nested array", with_context(r#"{"l":[[1]]}"#), 400, "invalid_body"),
-        case("context NUL in name", with_context(r#"{"a\u0000b":1}"#), 400, "invalid_body"),
-        // Every event bad: nothing to store.
-        case("event props $where", with_event(r#"{"id":"e","type":"click","props":{"$where":"1"}}"#), 400, "invalid_events"),
-        case("event props dotted", with_event(r#"{"id":"e","type":"click","props":{"dims.user":"x"}}"#), 400, "invalid_events"),
-        case("event props $set", with_event(r#"{"id":"e","type":"click","props":{"$set":{"a":1}}}"#), 400, "invalid_events"),
-        case("event metric $inc", with_event(r#"{"id":"e","type":"click","metrics":{"$inc":1}}"#), 400, "invalid_events"),
-        case("event operator value", with_event(r#"{"id":"e","type":"click","props":{"w":{"$ne":null}}}"#), 400, "invalid_events"),
-        case("event type operator", with_event(r#"{"id":"e","type":"$where"}"#), 400, "invalid_events"),
-        case("event type path", with_event(r#"{"id":"e","type":"../../etc/passwd"}"#), 400, "invalid_events"),
-        case("event empty id", with_event(r#"{"id":"","type":"click"}"#), 400, "invalid_events"),
-        case("event huge id", with_event(&format!(r#"{{"id":"{}","type":"click"}}"#, "i".repeat(1000))), 400, "invalid_events"),
-        case("event NUL in id", with_event(r#"{"id":"a\u0000","type":"click"}"#), 400, "invalid_events"),
-        case("event metric string", with_event(r#"{"id":"e","type":"click","metrics":{"m":"1"}}"#), 400, "invalid_events"),
-        case("event metric overflow", with_event(r#"{"id":"e","type":"click","metrics":{"m":1e309}}"#), 400, "invalid_events"),
-        case("event metric null", with_event(r#"{"id":"e","type":"click","metrics":{"m":null}}"#), 400, "invalid_events"),
-        case("event ts garbage", with_event(r#"{"id":"e","type":"click","ts":"yesterday"}"#), 400, "invalid_events"),
-        case("event is a number", with_event("7"), 400, "invalid_events"),
-        case("event is null", with_event("null"), 400, "invalid_events"),
-        case("event homoglyph name", with_event(r#"{"id":"e","type":"click","props":{"widgеt":"x"}}"#), 400, "invalid_events"),
-        case("event 65 props", with_event(&format!(r#"{{"id":"e","type":"click","props":{{{}}}}}"#, big_props.join(","))), 400, "invalid_events"),
         case(
-            "event over the limit after the merge",
-            format!(r#"{{"app":"demo","context":{{{}}},"events":[{{"id":"e","type":"x","props":{{"p":1}}}}]}}"#, ctx64.join(",")),
+            "app is a number",
+            r#"{"app":1,"events":[]}"#,
+            400,
+            "invalid_body",
+        ),
+        case(
+            "events is a string",
+            r#"{"app":"demo","events":"x"}"#,
+            400,
+            "invalid_body",
+        ),
+        case(
+            "events is an object",
+            r#"{"app":"demo","events":{"0":{}}}"#,
+            400,
+            "invalid_body",
+        ),
+        case(
+            "app with $",
+            r#"{"app":"$demo","events":[]}"#,
+            400,
+            "invalid_body",
+        ),
+        case(
+            "app with a dot",
+            r#"{"app":"de.mo","events":[]}"#,
+            400,
+            "invalid_body",
+        ),
+        case(
+            "app operator object",
+            r#"{"app":{"$ne":""},"events":[]}"#,
+            400,
+            "invalid_body",
+        ),
+        case(
+            "huge app",
+            format!(r#"{{"app":"{}","events":[]}}"#, "a".repeat(500_000)),
+            400,
+            "invalid_body",
+        ),
+        case(
+            "unknown envelope field",
+            r#"{"app":"demo","events":[],"$where":"1"}"#,
+            400,
+            "invalid_body",
+        ),
+        case(
+            "duplicate app field",
+            r#"{"app":"demo","app":"other","events":[]}"#,
+            400,
+            "invalid_body",
+        ),
+        case(
+            "trailing garbage",
+            r#"{"app":"demo","events":[]} x"#,
+            400,
+            "invalid_body",
+        ),
+        case(
+            "two documents",
+            r#"{"app":"demo","events":[]}{"app":"demo","events":[]}"#,
+            400,
+            "invalid_body",
+        ),
+        case(
+            "byte order mark",
+            b"\xEF\xBB\xBF{\"app\":\"demo\",\"events\":[]}".to_vec(),
+            400,
+            "invalid_body",
+        ),
+        case(
+            "invalid UTF-8 in a string",
+            b"{\"app\":\"demo\",\"key\":\"\xC3\x28\",\"events\":[]}".to_vec(),
+            400,
+            "invalid_body",
+        ),
+        case(
+            "invalid UTF-8 byte",
+            b"\xFF\xFE\xFD".to_vec(),
+            400,
+            "invalid_body",
+        ),
+        case("NUL bytes", vec![0u8; 64], 400, "invalid_body"),
+        case(
+            "NaN token",
+            r#"{"app":"demo","context":{"x":NaN},"events":[]}"#,
+            400,
+            "invalid_body",
+        ),
+        case(
+            "Infinity token",
+            r#"{"app":"demo","context":{"x":Infinity},"events":[]}"#,
+            400,
+            "invalid_body",
+        ),
+        case(
+            "deeply nested arrays",
+            format!(r#"{{"app":"demo","events":{deep_array}}}"#),
             400,
             "invalid_events",
         ),
-        case("event unknown field", with_event(r#"{"id":"e","type":"click","$where":"1"}"#), 400, "invalid_events"),
+        case(
+            "deeply nested context list",
+            format!(r#"{{"app":"demo","context":{{"l":{deep_array}}},"events":[]}}"#),
+            400,
+            "invalid_body",
+        ),
+        case(
+            "deeply nested objects",
+            format!(r#"{{"app":"demo","context":{deep_obj},"events":[]}}"#),
+            400,
+            "invalid_body",
+        ),
+        case(
+            "sent_at not a time",
+            r#"{"app":"demo","sent_at":"now","events":[]}"#,
+            400,
+            "invalid_body",
+        ),
+        case(
+            "sent_at huge",
+            r#"{"app":"demo","sent_at":1e300,"events":[]}"#,
+            400,
+            "invalid_body",
+        ),
+        case(
+            "sent_at negative",
+            r#"{"app":"demo","sent_at":-5,"events":[]}"#,
+            400,
+            "invalid_body",
+        ),
+        case(
+            "key is a number",
+            r#"{"app":"demo","key":1,"events":[]}"#,
+            400,
+            "invalid_body",
+        ),
+        // Context: names that MongoDB would read as operators or paths, bad values.
+        case(
+            "context $where",
+            with_context(r#"{"$where":"sleep(1000)"}"#),
+            400,
+            "invalid_body",
+        ),
+        case(
+            "context dotted path",
+            with_context(r#"{"a.b":"x"}"#),
+            400,
+            "invalid_body",
+        ),
+        case(
+            "context operator value",
+            with_context(r#"{"user":{"$gt":""}}"#),
+            400,
+            "invalid_body",
+        ),
+        case(
+            "context null",
+            with_context(r#"{"user":null}"#),
+            400,
+            "invalid_body",
+        ),
+        case(
+            "context huge number",
+            with_context(r#"{"n":1e400}"#),
+            400,
+            "invalid_body",
+        ),
+        case(
+            "context huge string",
+            with_context(&format!(r#"{{"s":"{}"}}"#, "x".repeat(5000))),
+            400,
+            "invalid_body",
+        ),
+        case(
+            "context long array",
+            with_context(&format!(r#"{{"l":{:?}}}"#, vec![1; 65])),
+            400,
+            "invalid_body",
+        ),
+        case(
+            "context nested array",
+            with_context(r#"{"l":[[1]]}"#),
+            400,
+            "invalid_body",
+        ),
+        case(
+            "context NUL in name",
+            with_context(r#"{"a\u0000b":1}"#),
+            400,
+            "invalid_body",
+        ),
+        // Every event bad: nothing to store.
+        case(
+            "event props $where",
+            with_event(r#"{"id":"e","type":"click","props":{"$where":"1"}}"#),
+            400,
+            "invalid_events",
+        ),
+        case(
+            "event props dotted",
+            with_event(r#"{"id":"e","type":"click","props":{"dims.user":"x"}}"#),
+            400,
+            "invalid_events",
+        ),
+        case(
+            "event props $set",
+            with_event(r#"{"id":"e","type":"click","props":{"$set":{"a":1}}}"#),
+            400,
+            "invalid_events",
+        ),
+        case(
+            "event metric $inc",
+            with_event(r#"{"id":"e","type":"click","metrics":{"$inc":1}}"#),
+            400,
+            "invalid_events",
+        ),
+        case(
+            "event operator value",
+            with_event(r#"{"id":"e","type":"click","props":{"w":{"$ne":null}}}"#),
+            400,
+            "invalid_events",
+        ),
+        case(
+            "event type operator",
+            with_event(r#"{"id":"e","type":"$where"}"#),
+            400,
+            "invalid_events",
+        ),
+        case(
+            "event type path",
+            with_event(r#"{"id":"e","type":"../../etc/passwd"}"#),
+            400,
+            "invalid_events",
+        ),
+        case(
+            "event empty id",
+            with_event(r#"{"id":"","type":"click"}"#),
+            400,
+            "invalid_events",
+        ),
+        case(
+            "event huge id",
+            with_event(&format!(
+                r#"{{"id":"{}","type":"click"}}"#,
+                "i".repeat(1000)
+            )),
+            400,
+            "invalid_events",
+        ),
+        case(
+            "event NUL in id",
+            with_event(r#"{"id":"a\u0000","type":"click"}"#),
+            400,
+            "invalid_events",
+        ),
+        case(
+            "event metric string",
+            with_event(r#"{"id":"e","type":"click","metrics":{"m":"1"}}"#),
+            400,
+            "invalid_events",
+        ),
+        case(
+            "event metric overflow",
+            with_event(r#"{"id":"e","type":"click","metrics":{"m":1e309}}"#),
+            400,
+            "invalid_events",
+        ),
+        case(
+            "event metric null",
+            with_event(r#"{"id":"e","type":"click","metrics":{"m":null}}"#),
+            400,
+            "invalid_events",
+        ),
+        case(
+            "event ts garbage",
+            with_event(r#"{"id":"e","type":"click","ts":"yesterday"}"#),
+            400,
+            "invalid_events",
+        ),
+        case("event is a number", with_event("7"), 400, "invalid_events"),
+        case("event is null", with_event("null"), 400, "invalid_events"),
+        case(
+            "event homoglyph name",
+            with_event(r#"{"id":"e","type":"click","props":{"widgеt":"x"}}"#),
+            400,
+            "invalid_events",
+        ),
+        case(
+            "event 65 props",
+            with_event(&format!(
+                r#"{{"id":"e","type":"click","props":{{{}}}}}"#,
+                big_props.join(",")
+            )),
+            400,
+            "invalid_events",
+        ),
+        case(
+            "event over the limit after the merge",
+            format!(
+                r#"{{"app":"demo","context":{{{}}},"events":[{{"id":"e","type":"x","props":{{"p":1}}}}]}}"#,
+                ctx64.join(",")
+            ),
+            400,
+            "invalid_events",
+        ),
+        case(
+            "event unknown field",
+            with_event(r#"{"id":"e","type":"click","$where":"1"}"#),
+            400,
+            "invalid_events",
+        ),
         // Sizes.
-        case("over 1 MiB", format!(r#"{{"app":"demo","events":[]}}{}"#, " ".repeat(1024 * 1024)), 413, "too_large"),
-        case("1001 events", format!(r#"{{"app":"demo","events":[{}]}}"#, over_1001.join(",")), 413, "too_large"),
+        case(
+            "over 1 MiB",
+            format!(r#"{{"app":"demo","events":[]}}{}"#, " ".repeat(1024 * 1024)),
+            413,
+            "too_large",
+        ),
+        case(
+            "1001 events",
+            format!(r#"{{"app":"demo","events":[{}]}}"#, over_1001.join(",")),
+            413,
+            "too_large",
+        ),
     ];
     let mut bomb_case = case("gzip bomb (200 MiB inflated)", bomb, 413, "too_large");
     bomb_case.encoding = Some("gzip");
     v.push(bomb_case);
-    let mut not_gzip = case("gzip header over plain JSON", r#"{"app":"demo","events":[]}"#, 400, "invalid_body");
+    let mut not_gzip = case(
+        "gzip header over plain JSON",
+        r#"{"app":"demo","events":[]}"#,
+        400,
+        "invalid_body",
+    );
     not_gzip.encoding = Some("gzip");
     v.push(not_gzip);
-    let mut deflate = case("deflate encoding", r#"{"app":"demo","events":[]}"#, 415, "unsupported_media_type");
+    let mut deflate = case(
+        "deflate encoding",
+        r#"{"app":"demo","events":[]}"#,
+        415,
+        "unsupported_media_type",
+    );
     deflate.encoding = Some("deflate");
     v.push(deflate);
-    let mut no_ct = case("no content type", r#"{"app":"demo","events":[]}"#, 415, "unsupported_media_type");
+    let mut no_ct = case(
+        "no content type",
+        r#"{"app":"demo","events":[]}"#,
+        415,
+        "unsupported_media_type",
+    );
     no_ct.content_type = None;
     v.push(no_ct);
     let mut xml = case("XML", "<batch/>", 415, "unsupported_media_type");
     xml.content_type = Some("application/xml");
     v.push(xml);
-    let mut form = case("form post", "app=demo&events=1", 415, "unsupported_media_type");
+    let mut form = case(
+        "form post",
+        "app=demo&events=1",
+        415,
+        "unsupported_media_type",
+    );
     form.content_type = Some("application/x-www-form-urlencoded");
     v.push(form);
-    let mut no_key = case("null key, no header", r#"{"app":"demo","key":null,"events":[{"id":"e","type":"click"}]}"#, 401, "missing_key");
+    let mut no_key = case(
+        "null key, no header",
+        r#"{"app":"demo","key":null,"events":[{"id":"e","type":"click"}]}"#,
+        401,
+        "missing_key",
+    );
     no_key.key = false;
     v.push(no_key);
-    v.push(case("unknown app", r#"{"app":"other","events":[{"id":"e","type":"click"}]}"#, 401, "unknown_app"));
+    v.push(case(
+        "unknown app",
+        r#"{"app":"other","events":[{"id":"e","type":"click"}]}"#,
+        401,
+        "unknown_app",
+    ));
     v.push(case(
         "key for another app in body",
         r#"{"app":"demo","key":"wk_0000","events":[{"id":"e","type":"click"}]}"#,
@@ -177,18 +475,51 @@ async fn hostile_bodies_get_the_right_4xx_and_store_nothing() {
         if c.key {
             req = req.header("x-write-key", env.key());
         }
-        let r = env.send(req.body(Body::from(c.body.clone())).unwrap()).await;
-        let keys: Vec<&String> = r.json.as_object().map(|o| o.keys().collect()).unwrap_or_default();
-        if r.status.as_u16() != c.status || r.code() != c.code || keys != ["error"] || r.message().is_empty() {
-            failures.push(format!("{}: got {} {}", c.name, r.status, &r.text[..r.text.len().min(200)]));
+        let r = env
+            .send(req.body(Body::from(c.body.clone())).unwrap())
+            .await;
+        let keys: Vec<&String> = r
+            .json
+            .as_object()
+            .map(|o| o.keys().collect())
+            .unwrap_or_default();
+        if r.status.as_u16() != c.status
+            || r.code() != c.code
+            || keys != ["error"]
+            || r.message().is_empty()
+        {
+            failures.push(format!(
+                "{}: got {} {}",
+                c.name,
+                r.status,
+                &r.text[..r.text.len().min(200)]
+            ));
         }
         // Internals never reach the client.
-        assert!(!r.text.contains("mongodb") && !r.text.contains("src/"), "{}: {}", c.name, r.text);
+        assert!(
+            !r.text.contains("mongodb") && !r.text.contains("src/"),
+            "{}: {}",
+            c.name,
+            r.text
+        );
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
     assert_eq!(env.event_count().await, 0, "nothing partial is stored");
     // Still serving.
-    let r = env.post_json(batch(json!([click("after")])).to_string()).await;
-    assert_eq!((r.status.as_u16(), r.json["accepted"].as_u64()), (200, Some(1)), "{}", r.text);
+    let r = env
+        .post_json(batch(json!([click("after")])).to_string())
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.json["accepted"].as_u64()),
+        (200, Some(1)),
+        "{}",
+        r.text
+    );
     env.drop_db().await;
 }

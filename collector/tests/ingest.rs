@@ -79,7 +79,7 @@ async fn the_stored_document_layout() {
         "events": [{
             "id": "0193a1b2-1", "type": "click", "ts": "2026-11-28T09:59:58.120Z",
             "props": {"widget": "export-csv", "tags": ["beta", "admin"], "plan": "enterprise",
-                      "n": 3, "ratio": 0.5, "on": true, "mixed": ["a", 1, 2.5]},
+                      "n": 3, "ratio": 0.5, "on": true, "mixed": ["a", 1, 2.5], "odd": "a\u{0}b 😀"},
             "metrics": {"duration_ms": 12.5, "count": 2}
         }]
     });
@@ -116,7 +116,7 @@ async fn the_stored_document_layout() {
         dims,
         &doc! {
             "widget": "export-csv", "tags": ["beta", "admin"], "plan": "enterprise",
-            "n": 3_i64, "ratio": 0.5, "on": true, "mixed": ["a", 1_i64, 2.5],
+            "n": 3_i64, "ratio": 0.5, "on": true, "mixed": ["a", 1_i64, 2.5], "odd": "a\u{0}b 😀",
             "user": "u-42", "anon": "a-9f3e", "session": "s-1", "page": "/settings",
             "browser": "Chrome", "os": "Linux", "device": "desktop",
         },

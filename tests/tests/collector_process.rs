@@ -14,7 +14,18 @@ use serde_json::json;
 #[test]
 fn apps_commands_print_json_and_fail_clearly() {
     let db = unique_db();
-    let created = cli_json(&db, &["apps", "create", "shop", "--origin", "https://shop.example", "--origin", "http://localhost:3000"]);
+    let created = cli_json(
+        &db,
+        &[
+            "apps",
+            "create",
+            "shop",
+            "--origin",
+            "https://shop.example",
+            "--origin",
+            "http://localhost:3000",
+        ],
+    );
     assert_eq!(created["id"], "shop");
     let wk = created["write_key"].as_str().unwrap().to_owned();
     let rt = created["read_token"].as_str().unwrap().to_owned();
@@ -31,13 +42,22 @@ fn apps_commands_print_json_and_fail_clearly() {
     let list = cli_json(&db, &["apps", "list"]);
     assert_eq!(list[0]["id"], "shop");
     assert_eq!(list[0]["write_key"], wk.as_str());
-    assert_eq!(list[0]["origins"], json!(["https://shop.example", "http://localhost:3000"]));
-    assert!(!list.to_string().contains(&rt), "list never shows the read token");
+    assert_eq!(
+        list[0]["origins"],
+        json!(["https://shop.example", "http://localhost:3000"])
+    );
+    assert!(
+        !list.to_string().contains(&rt),
+        "list never shows the read token"
+    );
 
     let rotated = cli_json(&db, &["apps", "rotate-key", "shop"]);
     assert_ne!(rotated["write_key"], wk.as_str());
     let rotated_rt = cli_json(&db, &["apps", "rotate-key", "shop", "--read-token"]);
-    assert!(rotated_rt["read_token"].as_str().unwrap().starts_with("rt_"));
+    assert!(rotated_rt["read_token"]
+        .as_str()
+        .unwrap()
+        .starts_with("rt_"));
 
     let missing = cli(&db, &["apps", "rotate-key", "ghost"]);
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no app `ghost`"));
@@ -54,7 +74,10 @@ fn serve_ingests_over_tcp_and_keeps_serving_after_hostile_input() {
     let key = app["write_key"].as_str().unwrap();
     let c = Collector::start(&db, &[]);
     let http = reqwest::blocking::Client::new();
-    assert_eq!(http.get(c.url("/healthz")).send().unwrap().text().unwrap(), "ok");
+    assert_eq!(
+        http.get(c.url("/healthz")).send().unwrap().text().unwrap(),
+        "ok"
+    );
     assert_eq!(http.get(c.url("/readyz")).send().unwrap().status(), 200);
 
     let body = json!({"app": "demo", "events": [
@@ -76,19 +99,36 @@ fn serve_ingests_over_tcp_and_keeps_serving_after_hostile_input() {
             body.to_vec()
         };
         let resp = req.body(payload).send().unwrap();
-        (resp.status().as_u16(), resp.json::<serde_json::Value>().unwrap())
+        (
+            resp.status().as_u16(),
+            resp.json::<serde_json::Value>().unwrap(),
+        )
     };
     let (status, r) = post(body.as_bytes(), true);
-    assert_eq!((status, &r["accepted"], &r["duplicates"]), (200, &json!(2), &json!(0)));
+    assert_eq!(
+        (status, &r["accepted"], &r["duplicates"]),
+        (200, &json!(2), &json!(0))
+    );
     let (_, r) = post(body.as_bytes(), false);
-    assert_eq!((&r["accepted"], &r["duplicates"]), (&json!(0), &json!(2)), "a retry is stored once");
+    assert_eq!(
+        (&r["accepted"], &r["duplicates"]),
+        (&json!(0), &json!(2)),
+        "a retry is stored once"
+    );
 
-    for hostile in [&b"\xff\xfe"[..], b"{\"app\":\"demo\",\"events\":[{\"id\":\"x\",\"type\":\"$where\"}]}", b"[[[[[[[["] {
+    for hostile in [
+        &b"\xff\xfe"[..],
+        b"{\"app\":\"demo\",\"events\":[{\"id\":\"x\",\"type\":\"$where\"}]}",
+        b"[[[[[[[[",
+    ] {
         let (status, r) = post(hostile, false);
         assert_eq!(status, 400, "{r}");
         assert!(r["error"]["code"].is_string());
     }
-    let (status, _) = post(br#"{"app":"demo","events":[{"id":"t3","type":"page"}]}"#, false);
+    let (status, _) = post(
+        br#"{"app":"demo","events":[{"id":"t3","type":"page"}]}"#,
+        false,
+    );
     assert_eq!(status, 200, "still serving");
     let store = Db::open(&db);
     assert_eq!(store.count("events", doc! {"app": "demo"}), 3);
@@ -107,7 +147,8 @@ fn shutdown_finishes_the_batch_in_flight_and_flushes_the_catalog() {
     .to_string();
     let (head, tail) = body.split_at(body.len() / 2);
     let mut conn = TcpStream::connect(&c.addr).unwrap();
-    conn.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
     write!(
         conn,
         "POST /v1/batch HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{head}",
@@ -120,12 +161,18 @@ fn shutdown_finishes_the_batch_in_flight_and_flushes_the_catalog() {
     c.terminate();
     // Wait until the collector has begun shutting down, then finish the request.
     loop {
-        let line = c.logs.recv_timeout(Duration::from_secs(10)).expect("a shutdown log line");
+        let line = c
+            .logs
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a shutdown log line");
         if line.contains("shutting down") {
             break;
         }
     }
-    assert!(c.child.try_wait().unwrap().is_none(), "it waits for the request in flight");
+    assert!(
+        c.child.try_wait().unwrap().is_none(),
+        "it waits for the request in flight"
+    );
     conn.write_all(tail.as_bytes()).unwrap();
     let mut resp = String::new();
     conn.read_to_string(&mut resp).unwrap();
@@ -135,6 +182,10 @@ fn shutdown_finishes_the_batch_in_flight_and_flushes_the_catalog() {
     assert!(status.success(), "{status}");
     let store = Db::open(&db);
     assert_eq!(store.count("events", doc! {"_id": "demo:inflight"}), 1);
-    assert_eq!(store.count("catalog", doc! {"_id": "demo:d:widget"}), 1, "the catalog is flushed at shutdown");
+    assert_eq!(
+        store.count("catalog", doc! {"_id": "demo:d:widget"}),
+        1,
+        "the catalog is flushed at shutdown"
+    );
     store.drop_db();
 }

@@ -22,7 +22,10 @@ pub fn collector_bin() -> PathBuf {
     }
     let exe = std::env::current_exe().expect("test exe path");
     // target/debug/deps/<test> -> target/debug/usagelens-collector
-    let bin = exe.parent().and_then(|d| d.parent()).map(|d| d.join("usagelens-collector"));
+    let bin = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .map(|d| d.join("usagelens-collector"));
     match bin {
         Some(b) if b.exists() => b,
         _ => panic!("the collector binary is not built: run `cargo build -p usagelens-collector` (cargo xtask test does)"),
@@ -32,7 +35,11 @@ pub fn collector_bin() -> PathBuf {
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 pub fn unique_db() -> String {
-    format!("ul_e2e_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))
+    format!(
+        "ul_e2e_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
 }
 
 /// Runs `usagelens-collector <args>` against `db`.
@@ -48,8 +55,17 @@ pub fn cli(db: &str, args: &[&str]) -> Output {
 /// Runs a CLI command that must succeed and print JSON.
 pub fn cli_json(db: &str, args: &[&str]) -> serde_json::Value {
     let out = cli(db, args);
-    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{args:?} printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
 }
 
 /// A running `usagelens-collector serve`; killed on drop.
@@ -79,14 +95,20 @@ impl Collector {
             }
         });
         let addr = loop {
-            let line = rx.recv_timeout(Duration::from_secs(30)).expect("the collector logs its address");
+            let line = rx
+                .recv_timeout(Duration::from_secs(30))
+                .expect("the collector logs its address");
             if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
                 if let Some(a) = v["fields"]["listen"].as_str() {
                     break a.to_owned();
                 }
             }
         };
-        Self { child, addr, logs: rx }
+        Self {
+            child,
+            addr,
+            logs: rx,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -95,7 +117,10 @@ impl Collector {
 
     /// Sends SIGTERM.
     pub fn terminate(&self) {
-        let ok = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill");
+        let ok = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
         assert!(ok.success());
     }
 
@@ -106,7 +131,10 @@ impl Collector {
             if let Some(s) = self.child.try_wait().expect("wait") {
                 return s;
             }
-            assert!(std::time::Instant::now() < deadline, "the collector did not exit within {timeout:?}");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the collector did not exit within {timeout:?}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -127,14 +155,27 @@ pub struct Db {
 
 impl Db {
     pub fn open(name: &str) -> Self {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let db = rt.block_on(async { mongodb::Client::with_uri_str(mongodb_uri()).await.unwrap().database(name) });
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let db = rt.block_on(async {
+            mongodb::Client::with_uri_str(mongodb_uri())
+                .await
+                .unwrap()
+                .database(name)
+        });
         Self { rt, db }
     }
 
     pub fn count(&self, coll: &str, filter: mongodb::bson::Document) -> u64 {
         self.rt
-            .block_on(async { self.db.collection::<mongodb::bson::Document>(coll).count_documents(filter).await })
+            .block_on(async {
+                self.db
+                    .collection::<mongodb::bson::Document>(coll)
+                    .count_documents(filter)
+                    .await
+            })
             .unwrap()
     }
 
