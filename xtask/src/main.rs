@@ -222,15 +222,17 @@ fn test(extra: &[&str]) -> Result<()> {
     step("building the collector binary for the end-to-end tests");
     run(cargo().args(["build", "--quiet", "-p", "usagelens-collector"]))?;
     let (uri, _store) = store_uri(None)?;
-    step("running the tests");
+    step("running the tests (unit, integration, end-to-end; benchmarks once each, in test mode)");
     let bin = target_dir().join("debug").join("usagelens-collector");
     run(cargo()
-        .args(["test", "--workspace", "--no-fail-fast"])
+        .args(["test", "--workspace", "--all-targets", "--no-fail-fast"])
         .args(extra)
         .env("MONGODB_URI", &uri)
-        .env("USAGELENS_COLLECTOR_BIN", bin))?;
-    step("compiling the benchmarks (run them with `cargo xtask bench ingest`)");
-    run(cargo().args(["bench", "--no-run", "--quiet", "-p", "usagelens-collector"]))?;
+        .env("USAGELENS_COLLECTOR_BIN", &bin))?;
+    step("running the documentation examples");
+    run(cargo()
+        .args(["test", "--workspace", "--doc"])
+        .env("MONGODB_URI", &uri))?;
     Ok(())
 }
 
