@@ -52,10 +52,13 @@ pub struct Catalog {
     pending: Mutex<HashMap<Key, Entry>>,
 }
 
+/// One name of one batch: its kinds, event types, first and last seen.
+type BatchEntry<'a> = (BTreeSet<&'static str>, BTreeSet<&'a str>, i64, i64);
+
 /// The names of one batch, collected without locking; merged in one step.
 #[derive(Debug, Default)]
 pub struct BatchNames<'a> {
-    entries: HashMap<(Field, &'a str), (BTreeSet<&'static str>, BTreeSet<&'a str>, i64, i64)>,
+    entries: HashMap<(Field, &'a str), BatchEntry<'a>>,
 }
 
 impl<'a> BatchNames<'a> {

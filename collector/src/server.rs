@@ -87,10 +87,14 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    if let Err(e) = state.store.ensure_indexes().await {
-        tracing::warn!(error = %e, "could not create indexes now; will serve and retry at the next start");
-    }
-    let background = tokio::spawn(background(state.clone()));
+    let indexes_ready = match state.store.ensure_indexes().await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not create indexes yet; serving and retrying in the background");
+            false
+        }
+    };
+    let background = tokio::spawn(background(state.clone(), indexes_ready));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let timeout = state.config.shutdown_timeout;
     let server = axum::serve(
@@ -118,11 +122,17 @@ pub async fn serve(
     Ok(())
 }
 
-async fn background(state: AppState) {
+async fn background(state: AppState, mut indexes_ready: bool) {
     let mut tick = tokio::time::interval(state.config.catalog_flush);
     tick.tick().await;
     loop {
         tick.tick().await;
+        if !indexes_ready {
+            indexes_ready = state.store.ensure_indexes().await.is_ok();
+            if indexes_ready {
+                tracing::info!("indexes created");
+            }
+        }
         if let Err(e) = state.catalog.flush(&state.store).await {
             tracing::warn!(error = %e, "catalog flush failed; will retry");
         }

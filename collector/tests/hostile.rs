@@ -30,6 +30,23 @@ fn case(name: &'static str, body: impl Into<Vec<u8>>, status: u16, code: &'stati
     }
 }
 
+const EMPTY: &str = r#"{"app":"demo","events":[]}"#;
+
+impl Case {
+    fn encoding(mut self, e: &'static str) -> Self {
+        self.encoding = Some(e);
+        self
+    }
+    fn content_type(mut self, ct: Option<&'static str>) -> Self {
+        self.content_type = ct;
+        self
+    }
+    fn no_key(mut self) -> Self {
+        self.key = false;
+        self
+    }
+}
+
 fn with_context(ctx: &str) -> String {
     format!(r#"{{"app":"demo","context":{ctx},"events":[{{"id":"e","type":"click"}}]}}"#)
 }
@@ -59,7 +76,7 @@ fn cases() -> Vec<Case> {
     let big_props: Vec<String> = (0..65).map(|i| format!(r#""p{i}":1"#)).collect();
     let ctx64: Vec<String> = (0..64).map(|i| format!(r#""c{i}":1"#)).collect();
     let over_1001: Vec<&str> = vec![r#"{"id":"x","type":"click"}"#; 1001];
-    let mut v = vec![
+    vec![
         // Not JSON, or not a batch.
         case("empty body", "", 400, "invalid_body"),
         case("lone brace", "{", 400, "invalid_body"),
@@ -396,66 +413,39 @@ fn cases() -> Vec<Case> {
             413,
             "too_large",
         ),
-    ];
-    let mut bomb_case = case("gzip bomb (200 MiB inflated)", bomb, 413, "too_large");
-    bomb_case.encoding = Some("gzip");
-    v.push(bomb_case);
-    let mut not_gzip = case(
-        "gzip header over plain JSON",
-        r#"{"app":"demo","events":[]}"#,
-        400,
-        "invalid_body",
-    );
-    not_gzip.encoding = Some("gzip");
-    v.push(not_gzip);
-    let mut deflate = case(
-        "deflate encoding",
-        r#"{"app":"demo","events":[]}"#,
-        415,
-        "unsupported_media_type",
-    );
-    deflate.encoding = Some("deflate");
-    v.push(deflate);
-    let mut no_ct = case(
-        "no content type",
-        r#"{"app":"demo","events":[]}"#,
-        415,
-        "unsupported_media_type",
-    );
-    no_ct.content_type = None;
-    v.push(no_ct);
-    let mut xml = case("XML", "<batch/>", 415, "unsupported_media_type");
-    xml.content_type = Some("application/xml");
-    v.push(xml);
-    let mut form = case(
-        "form post",
-        "app=demo&events=1",
-        415,
-        "unsupported_media_type",
-    );
-    form.content_type = Some("application/x-www-form-urlencoded");
-    v.push(form);
-    let mut no_key = case(
-        "null key, no header",
-        r#"{"app":"demo","key":null,"events":[{"id":"e","type":"click"}]}"#,
-        401,
-        "missing_key",
-    );
-    no_key.key = false;
-    v.push(no_key);
-    v.push(case(
-        "unknown app",
-        r#"{"app":"other","events":[{"id":"e","type":"click"}]}"#,
-        401,
-        "unknown_app",
-    ));
-    v.push(case(
-        "key for another app in body",
-        r#"{"app":"demo","key":"wk_0000","events":[{"id":"e","type":"click"}]}"#,
-        401,
-        "wrong_key",
-    ));
-    v
+        case("gzip bomb (200 MiB inflated)", bomb, 413, "too_large").encoding("gzip"),
+        case("gzip header over plain JSON", EMPTY, 400, "invalid_body").encoding("gzip"),
+        case("deflate encoding", EMPTY, 415, "unsupported_media_type").encoding("deflate"),
+        case("no content type", EMPTY, 415, "unsupported_media_type").content_type(None),
+        case("XML", "<batch/>", 415, "unsupported_media_type")
+            .content_type(Some("application/xml")),
+        case(
+            "form post",
+            "app=demo&events=1",
+            415,
+            "unsupported_media_type",
+        )
+        .content_type(Some("application/x-www-form-urlencoded")),
+        case(
+            "null key, no header",
+            r#"{"app":"demo","key":null,"events":[{"id":"e","type":"click"}]}"#,
+            401,
+            "missing_key",
+        )
+        .no_key(),
+        case(
+            "unknown app",
+            r#"{"app":"other","events":[{"id":"e","type":"click"}]}"#,
+            401,
+            "unknown_app",
+        ),
+        case(
+            "key for another app in body",
+            r#"{"app":"demo","key":"wk_0000","events":[{"id":"e","type":"click"}]}"#,
+            401,
+            "wrong_key",
+        ),
+    ]
 }
 
 #[tokio::test]
