@@ -1,1 +1,1 @@
-//! Filled by a later issue.
+//! Filled below.
