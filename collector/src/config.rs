@@ -2,6 +2,7 @@
 //! an environment variable; precedence is default < environment < flag.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
@@ -101,6 +102,11 @@ pub struct ServeConfig {
     /// Log format.
     #[arg(long, env = "USAGELENS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// Directory of the built beacon (`cargo xtask beacon` writes `target/beacon`),
+    /// served at /beacon.js and /beacon/*; without it those answer 404.
+    #[arg(long, env = "USAGELENS_BEACON_DIR")]
+    pub beacon_dir: Option<PathBuf>,
 }
 
 impl Default for ServeConfig {
@@ -114,6 +120,7 @@ impl Default for ServeConfig {
             catalog_flush: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(30),
             log_format: LogFormat::Text,
+            beacon_dir: None,
         }
     }
 }

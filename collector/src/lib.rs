@@ -12,6 +12,7 @@
 //! | [`catalog`] | the dimension catalog, kept without a write per event |
 //! | [`enrich`] | `browser`, `os`, `device` from the User-Agent |
 //! | [`ratelimit`] | per-address and per-app limits |
+//! | [`beacon`] | the browser beacon's files, pre-compressed, at `/beacon.js` and `/beacon/*` |
 //! | [`server`] | the router, `serve`, graceful shutdown |
 //! | [`config`] | options, flags and environment variables |
 //!
@@ -38,6 +39,7 @@
 //! `tower::ServiceExt::oneshot` (see `tests/common/mod.rs`).
 
 pub mod apps;
+pub mod beacon;
 pub mod catalog;
 pub mod cli;
 pub mod config;

@@ -12,6 +12,7 @@ use axum::{Json, Router};
 use tokio::net::TcpListener;
 
 use crate::apps::AppCache;
+use crate::beacon::{self, Beacon};
 use crate::catalog::Catalog;
 use crate::config::ServeConfig;
 use crate::ingest::{handle_batch, handle_preflight};
@@ -31,12 +32,16 @@ pub struct AppState {
     pub catalog: Arc<Catalog>,
     /// Rate limiters.
     pub limits: Arc<Limits>,
+    /// The browser beacon's files (from `--beacon-dir`), or why there are none.
+    pub beacon: Arc<Beacon>,
 }
 
 impl AppState {
-    /// State over `store` with `config`.
+    /// State over `store` with `config`. Reads and compresses the beacon's
+    /// files from `config.beacon_dir`, if set.
     pub fn new(store: Store, config: ServeConfig) -> Self {
         Self {
+            beacon: Arc::new(Beacon::load(config.beacon_dir.as_deref())),
             apps: Arc::new(AppCache::new(config.app_cache_ttl)),
             catalog: Arc::new(Catalog::default()),
             limits: Arc::new(Limits::new(
@@ -55,6 +60,8 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/batch", post(handle_batch).options(handle_preflight))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/beacon.js", get(beacon::handle_tag))
+        .route("/beacon/{*file}", get(beacon::handle_file))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -5,6 +5,7 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
@@ -56,6 +57,17 @@ impl TestEnv {
         Self::with_config(ServeConfig {
             rate_limit_ip: 0,
             rate_limit_app: 0,
+            ..ServeConfig::default()
+        })
+        .await
+    }
+
+    /// Like [`TestEnv::new`], serving the beacon from `dir` (`--beacon-dir`).
+    pub async fn with_beacon_dir(dir: Option<PathBuf>) -> Self {
+        Self::with_config(ServeConfig {
+            rate_limit_ip: 0,
+            rate_limit_app: 0,
+            beacon_dir: dir,
             ..ServeConfig::default()
         })
         .await
