@@ -47,7 +47,7 @@ struct Config {
 
 fn num(cfg: &JsValue, key: &str, default: f64, min: f64, max: f64) -> f64 {
     get_str(cfg, key)
-        .and_then(|s| s.trim().parse::<f64>().ok())
+        .map(|s| js_sys::Number::parse_float(&s))
         .or_else(|| get_f64(cfg, key))
         .filter(|v| v.is_finite())
         .map_or(default, |v| v.clamp(min, max))
@@ -181,7 +181,7 @@ pub fn start_beacon(config: JsValue) -> Beacon {
         let (session, last_activity) = stored(SESSION_KEY)
             .and_then(|s| {
                 let (id, last) = s.split_once('|')?;
-                let last: f64 = last.parse().ok()?;
+                let last = js_sys::Number::parse_float(last);
                 (now - last < SESSION_IDLE_MS).then(|| (id.to_owned(), last))
             })
             .unwrap_or_else(|| (js::random_hex(8), now));
