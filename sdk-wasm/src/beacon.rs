@@ -50,7 +50,7 @@ fn num(cfg: &JsValue, key: &str, default: f64, min: f64, max: f64) -> f64 {
         .map(|s| js_sys::Number::parse_float(&s))
         .or_else(|| get_f64(cfg, key))
         .filter(|v| v.is_finite())
-        .map_or(default, |v| v.clamp(min, max))
+        .map_or(default, |v| v.max(min).min(max))
 }
 
 fn flag(cfg: &JsValue, key: &str, default: bool) -> bool {

@@ -42,7 +42,8 @@ pub fn parse_retry_after(v: Option<&str>) -> Option<u32> {
 pub fn backoff_ms(attempt: u32, jitter: f64) -> f64 {
     let base = 1000.0 * f64::from(1u32 << attempt.saturating_sub(1).min(6));
     let base = base.min(60_000.0);
-    base * (0.5 + 0.5 * jitter.clamp(0.0, 1.0))
+    // `f64::clamp` would link float formatting (its panic message) into the beacon.
+    base * (0.5 + 0.5 * jitter.max(0.0).min(1.0))
 }
 
 /// Cuts `events` (each one event's JSON) into batch bodies of at most `max`
