@@ -2,8 +2,9 @@
 //!
 //! | task | what it does |
 //! |---|---|
-//! | `demo` | starts the local store (unless `MONGODB_URI` is set), the collector, creates or reuses the app `demo`, prints URLs and keys, runs until Ctrl-C |
-//! | `test` | installs what the tests need, starts a throwaway local store (unless `MONGODB_URI` is set), runs every test |
+//! | `demo` | builds the beacon, starts the local store (unless `MONGODB_URI` is set), the collector, creates or reuses the app `demo`, prints URLs and keys, runs until Ctrl-C |
+//! | `test` | installs what the tests need, builds the beacon, starts a throwaway local store (unless `MONGODB_URI` is set), runs every test |
+//! | `beacon` | builds the browser beacon into `target/beacon/` (see `beacon.rs`) |
 //! | `bench ingest` | the ingest benchmarks of `BENCHMARKS.md` |
 //! | `store` | just the local store, on a free port, until Ctrl-C |
 //!
@@ -17,6 +18,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
+mod beacon;
+use beacon::build_beacon;
+
 /// The SecantusDB release the project is tested against.
 const SECANTUS_VERSION: &str = "0.7.0b3";
 
@@ -26,6 +30,7 @@ fn main() -> ExitCode {
     let result = match args.as_slice() {
         ["test", rest @ ..] => test(rest),
         ["demo", rest @ ..] => demo(rest),
+        ["beacon"] => build_beacon().map(|_| ()),
         ["bench", "ingest", rest @ ..] => bench_ingest(rest),
         ["store", rest @ ..] => store_only(rest),
         _ => {
@@ -34,6 +39,7 @@ fn main() -> ExitCode {
                  tasks:\n  \
                  demo              run the system: local store, collector, app `demo`\n  \
                  test [ARGS..]     run every test (ARGS go to `cargo test`)\n  \
+                 beacon            build the browser beacon into target/beacon\n  \
                  bench ingest      the ingest benchmarks (see BENCHMARKS.md)\n  \
                  store             run only the local store\n\n\
                  With MONGODB_URI set, tasks use that server instead of a local store."
@@ -219,20 +225,57 @@ fn test(extra: &[&str]) -> Result<()> {
         "--target",
         "wasm32-unknown-unknown",
     ]))?;
+    ensure_browser_tools()?;
+    let beacon_dir = build_beacon()?;
+    let chromedriver = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| CHROMEDRIVER.to_owned());
     step("building the collector binary for the end-to-end tests");
     run(cargo().args(["build", "--quiet", "-p", "usagelens-collector"]))?;
     let (uri, _store) = store_uri(None)?;
-    step("running the tests (unit, integration, end-to-end; benchmarks once each, in test mode)");
+    step("running the tests (unit, integration, end-to-end, browser; benchmarks once each, in test mode)");
     let bin = target_dir().join("debug").join("usagelens-collector");
     run(cargo()
         .args(["test", "--workspace", "--all-targets", "--no-fail-fast"])
         .args(extra)
         .env("MONGODB_URI", &uri)
-        .env("USAGELENS_COLLECTOR_BIN", &bin))?;
+        .env("USAGELENS_COLLECTOR_BIN", &bin)
+        .env("USAGELENS_BEACON_DIR", &beacon_dir)
+        .env("CHROMEDRIVER", &chromedriver))?;
     step("running the documentation examples");
     run(cargo()
         .args(["test", "--workspace", "--doc"])
         .env("MONGODB_URI", &uri))?;
+    Ok(())
+}
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// Headless Chromium and chromedriver for the browser tests (and binaryen's
+/// wasm-opt for the beacon), from Debian's packages when missing.
+fn ensure_browser_tools() -> Result<()> {
+    if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() {
+        return Ok(());
+    }
+    step("installing chromium, chromium-driver and binaryen (apt-get) for the browser tests");
+    let hint = "the browser tests need /usr/bin/chromium and /usr/bin/chromedriver: \
+                as root, run `apt-get update && apt-get install -y chromium chromium-driver binaryen`";
+    run(Command::new("apt-get").args(["update", "-q"])).context(hint)?;
+    run(Command::new("apt-get")
+        .args([
+            "install",
+            "-y",
+            "-q",
+            "chromium",
+            "chromium-driver",
+            "binaryen",
+        ])
+        .env("DEBIAN_FRONTEND", "noninteractive"))
+    .context(hint)?;
+    for p in [CHROMIUM, CHROMEDRIVER] {
+        if !Path::new(p).exists() {
+            bail!("{p} is still missing after apt-get install; {hint}");
+        }
+    }
     Ok(())
 }
 
@@ -256,6 +299,7 @@ fn demo(args: &[&str]) -> Result<()> {
             other => bail!("unknown option `{other}` (demo takes --listen ADDR)"),
         }
     }
+    let beacon_dir = build_beacon()?;
     step("building the collector");
     run(cargo().args(["build", "--quiet", "-p", "usagelens-collector"]))?;
     let state = root().join(".usagelens");
@@ -318,6 +362,8 @@ fn demo(args: &[&str]) -> Result<()> {
     let log = state.join("collector.log");
     eprintln!("collector log: {}", log.display());
     let mut child = collector(&["serve", "--listen", &listen])
+        .arg("--beacon-dir")
+        .arg(&beacon_dir)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log)?)
         .spawn()?;
@@ -338,8 +384,11 @@ fn demo(args: &[&str]) -> Result<()> {
          \n  read token  {read_token}\
          \n  (keys saved in {})\
          \n\nSend a batch:\n  curl -s http://{listen}/v1/batch -H 'content-type: application/json' \\\n    -d '{{\"app\":\"demo\",\"key\":\"{write_key}\",\"events\":[{{\"id\":\"e1\",\"type\":\"click\",\"props\":{{\"widget\":\"export-csv\"}}}}]}}'\
+         \n\nThe beacon (served from {}), on a page at http://localhost:3000 (an allowed origin):\
+         \n  <script async src=\"http://{listen}/beacon.js\" data-app=\"demo\" data-key=\"{write_key}\"></script>\
          \n\nCtrl-C stops everything.",
-        keys_file.display()
+        keys_file.display(),
+        beacon_dir.display()
     );
     let status = child.wait()?;
     if !status.success() {
