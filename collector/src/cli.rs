@@ -102,12 +102,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+            // Loads and compresses the beacon's files, if any, before saying so.
+            let state = AppState::new(store, config);
             tracing::info!(
                 listen = %listener.local_addr()?,
                 database = %s.database,
                 "usagelens-collector serving"
             );
-            serve(AppState::new(store, config), listener, shutdown_signal()).await?;
+            serve(state, listener, shutdown_signal()).await?;
             tracing::info!("stopped");
         }
         Command::Apps(cmd) => apps_command(&store, cmd).await?,
