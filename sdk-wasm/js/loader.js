@@ -29,7 +29,10 @@
 /*@@GLUE@@*/
   try {
     wasm_bindgen({ module_or_path: wasmUrl }).then(function () {
+      var t0 = performance.now();
       var api = wasm_bindgen.start_beacon(cfg);
+      // The beacon's own main-thread start-up cost, visible in devtools.
+      try { performance.measure("usagelens:init", { start: t0, end: performance.now() }); } catch (e) {}
       if (!api) return;
       var real = { __usagelens: true, push: function (c) { call(c); } };
       function call(c) {

@@ -45,6 +45,7 @@ struct Config {
     capture_choices: bool,
 }
 
+#[allow(clippy::manual_clamp)] // `f64::clamp` would link float formatting into the beacon
 fn num(cfg: &JsValue, key: &str, default: f64, min: f64, max: f64) -> f64 {
     get_str(cfg, key)
         .map(|s| js_sys::Number::parse_float(&s))
@@ -103,6 +104,7 @@ struct State {
     longtask_count: u32,
     longtask_ms: f64,
     last_memory: f64,
+    last_hide: f64,
     sent: u64,
     refused: u64,
 }
@@ -141,11 +143,15 @@ fn location_path() -> String {
 }
 
 fn privacy_opt_out() -> bool {
-    let Some(w) = web_sys::window() else { return false };
+    let Some(w) = web_sys::window() else {
+        return false;
+    };
     let nav: JsValue = w.navigator().into();
     let dnt = get_str(&nav, "doNotTrack").is_some_and(|v| v == "1" || v == "yes")
         || get_str(&w.into(), "doNotTrack").is_some_and(|v| v == "1");
-    let gpc = get(&nav, "globalPrivacyControl").and_then(|v| v.as_bool()).unwrap_or(false);
+    let gpc = get(&nav, "globalPrivacyControl")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
     dnt || gpc
 }
 
@@ -207,6 +213,7 @@ pub fn start_beacon(config: JsValue) -> Beacon {
             longtask_count: 0,
             longtask_ms: 0.0,
             last_memory: now,
+            last_hide: 0.0,
             sent: 0,
             refused: 0,
             cfg,
@@ -257,7 +264,10 @@ impl Beacon {
         if !self.enabled {
             return;
         }
-        let (Some(name), Some(value)) = (name.as_string().filter(|n| is_valid_name(n)), dim_value(&value)) else {
+        let (Some(name), Some(value)) = (
+            name.as_string().filter(|n| is_valid_name(n)),
+            dim_value(&value),
+        ) else {
             count_refused(1);
             return;
         };
@@ -279,9 +289,15 @@ impl Beacon {
         if !self.enabled {
             return;
         }
-        let Some(phase) = phase.as_string() else { return };
-        let Some(metric) = phase_metric(&phase) else { return };
-        let Some(perf) = web_sys::window().and_then(|w| w.performance()) else { return };
+        let Some(phase) = phase.as_string() else {
+            return;
+        };
+        let Some(metric) = phase_metric(&phase) else {
+            return;
+        };
+        let Some(perf) = web_sys::window().and_then(|w| w.performance()) else {
+            return;
+        };
         let mut name = String::from("usage:");
         name.push_str(&phase);
         let _ = perf.mark(&name);
@@ -366,11 +382,15 @@ fn dim_value(v: &JsValue) -> Option<JsValue> {
 
 fn sanitize_props(props: &JsValue) -> Object {
     let out = Object::new();
-    let Some(obj) = as_plain_object(props) else { return out };
+    let Some(obj) = as_plain_object(props) else {
+        return out;
+    };
     let mut n = 0;
     for entry in Object::entries(obj).iter() {
         let pair = Array::from(&entry);
-        let (Some(name), value) = (pair.get(0).as_string(), pair.get(1)) else { continue };
+        let (Some(name), value) = (pair.get(0).as_string(), pair.get(1)) else {
+            continue;
+        };
         match dim_value(&value) {
             Some(v) if is_valid_name(&name) && n < 48 => {
                 set(&out, &name, v);
@@ -384,7 +404,9 @@ fn sanitize_props(props: &JsValue) -> Object {
 
 fn sanitize_metrics(metrics: &JsValue) -> Object {
     let out = Object::new();
-    let Some(obj) = as_plain_object(metrics) else { return out };
+    let Some(obj) = as_plain_object(metrics) else {
+        return out;
+    };
     for entry in Object::entries(obj).iter().take(64) {
         let pair = Array::from(&entry);
         if let (Some(name), Some(v)) = (pair.get(0).as_string(), pair.get(1).as_f64()) {
@@ -463,7 +485,8 @@ fn context(s: &State) -> Object {
         ) {
             set(&c, "viewport", dims_str(vw, vh));
         }
-        let tz = js_sys::Intl::DateTimeFormat::new(&Array::new(), &Object::new()).resolved_options();
+        let tz =
+            js_sys::Intl::DateTimeFormat::new(&Array::new(), &Object::new()).resolved_options();
         if let Some(tz) = get_str(&tz.into(), "timeZone") {
             set(&c, "tz", tz.as_str());
         }
@@ -517,7 +540,9 @@ fn flush() {
         Some((s.cfg.endpoint.clone(), bodies.into_iter().next()?, batch))
     })
     .flatten();
-    let Some((url, body, batch)) = job else { return };
+    let Some((url, body, batch)) = job else {
+        return;
+    };
     wasm_bindgen_futures::spawn_local(async move {
         let (status, retry_after) = post(&url, &body).await;
         let outcome = classify(status, retry_after.as_deref());
@@ -555,7 +580,9 @@ fn flush() {
 /// POSTs `body` as `text/plain` (no CORS preflight) with `keepalive`.
 /// Returns the status (0 for a network error) and `Retry-After`.
 async fn post(url: &str, body: &str) -> (u16, Option<String>) {
-    let Some(w) = web_sys::window() else { return (0, None) };
+    let Some(w) = web_sys::window() else {
+        return (0, None);
+    };
     let init = Object::new();
     set(&init, "method", "POST");
     set(&init, "body", body);
@@ -569,17 +596,34 @@ async fn post(url: &str, body: &str) -> (u16, Option<String>) {
     let Ok(resp) = JsFuture::from(w.fetch_with_str_and_init(url, &init)).await else {
         return (0, None);
     };
-    let Ok(resp) = resp.dyn_into::<Response>() else { return (0, None) };
+    let Ok(resp) = resp.dyn_into::<Response>() else {
+        return (0, None);
+    };
     let retry_after = resp.headers().get("retry-after").ok().flatten();
     (resp.status(), retry_after)
 }
 
-/// On page hide: the pending breakdown and a memory sample, then everything
-/// queued through `navigator.sendBeacon`, in bodies under 64 KiB. A beacon
-/// the browser refuses stays queued.
+/// On page hide (`visibilitychange` to hidden, `pagehide`; both come on a
+/// navigation): the pending breakdown and a memory sample (once), then
+/// everything queued through `navigator.sendBeacon`.
 fn flush_on_hide() {
     emit_load();
-    emit_memory();
+    // `visibilitychange` and `pagehide` both come on a navigation: one sample.
+    let now = now_ms();
+    let first = with(|s| {
+        let first = now - s.last_hide >= 1000.0;
+        s.last_hide = now;
+        first
+    });
+    if first == Some(true) {
+        emit_memory();
+    }
+    send_all_by_beacon();
+}
+
+/// Everything queued through `navigator.sendBeacon`, in bodies under 64 KiB.
+/// A beacon the browser refuses stays queued.
+fn send_all_by_beacon() {
     let job = with(|s| {
         let head = envelope_head(s);
         let events = s.queue.take(usize::MAX);
@@ -587,12 +631,18 @@ fn flush_on_hide() {
         s.queue.count_dropped(skipped.len());
         (s.cfg.endpoint.clone(), bodies, events)
     });
-    let Some((url, bodies, events)) = job else { return };
+    let Some((url, bodies, events)) = job else {
+        return;
+    };
     let Some(w) = web_sys::window() else { return };
     let nav = w.navigator();
     let mut refused = false;
     for body in &bodies {
-        if refused || !nav.send_beacon_with_opt_str(&url, Some(body)).unwrap_or(false) {
+        if refused
+            || !nav
+                .send_beacon_with_opt_str(&url, Some(body))
+                .unwrap_or(false)
+        {
             refused = true;
         }
     }
@@ -640,7 +690,9 @@ fn emit_load() {
     if !ready {
         return;
     }
-    let Some((t, perf)) = nav_timing() else { return };
+    let Some((t, perf)) = nav_timing() else {
+        return;
+    };
     if t.load_event_end <= 0.0 {
         return;
     }
@@ -696,7 +748,9 @@ fn wasm_memory_bytes() -> f64 {
 
 /// Emits a `memory` sample: heap, wasm memory, GC estimate, long tasks.
 fn emit_memory() {
-    let Some(sampled) = with(|s| s.sampled) else { return };
+    let Some(sampled) = with(|s| s.sampled) else {
+        return;
+    };
     if !sampled {
         return;
     }
@@ -751,7 +805,9 @@ fn tick() {
 
 fn on_click(e: Event) {
     let enabled = with(|s| s.cfg.capture_clicks).unwrap_or(false);
-    let Some(target) = e.target().and_then(|t| t.dyn_into::<Element>().ok()) else { return };
+    let Some(target) = e.target().and_then(|t| t.dyn_into::<Element>().ok()) else {
+        return;
+    };
     if !enabled {
         return;
     }
@@ -767,7 +823,9 @@ fn on_change(e: Event) {
     if !with(|s| s.cfg.capture_choices).unwrap_or(false) {
         return;
     }
-    let Some(target) = e.target().and_then(|t| t.dyn_into::<Element>().ok()) else { return };
+    let Some(target) = e.target().and_then(|t| t.dyn_into::<Element>().ok()) else {
+        return;
+    };
     if let Some(c) = choice_for(&target) {
         record("choice", c.to_props("change"), Object::new());
     }
@@ -777,12 +835,17 @@ fn on_submit(e: Event) {
     if !with(|s| s.cfg.capture_choices).unwrap_or(false) {
         return;
     }
-    let Some(form) = e.target().and_then(|t| t.dyn_into::<HtmlFormElement>().ok()) else { return };
+    let Some(form) = e
+        .target()
+        .and_then(|t| t.dyn_into::<HtmlFormElement>().ok())
+    else {
+        return;
+    };
     for c in form_choices(&form) {
         record("choice", c.to_props("submit"), Object::new());
     }
     // The page may navigate away now: hand everything to the browser.
-    flush_on_hide();
+    send_all_by_beacon();
 }
 
 fn on_route_change() {
@@ -819,7 +882,9 @@ fn patch_history(w: &web_sys::Window) {
     let Ok(history) = w.history() else { return };
     let history_js: JsValue = history.into();
     for method in ["pushState", "replaceState"] {
-        let Some(original) = get(&history_js, method).and_then(|f| f.dyn_into::<js_sys::Function>().ok()) else {
+        let Some(original) =
+            get(&history_js, method).and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        else {
             continue;
         };
         let this = history_js.clone();
@@ -898,7 +963,11 @@ fn listen_once() {
         });
     });
     observe("largest-contentful-paint", |entries| {
-        if let Some(last) = entries.iter().last().and_then(|e| e.dyn_into::<web_sys::PerformanceEntry>().ok()) {
+        if let Some(last) = entries
+            .iter()
+            .last()
+            .and_then(|e| e.dyn_into::<web_sys::PerformanceEntry>().ok())
+        {
             let t = last.start_time();
             with(|s| s.lcp = Some(t));
         }

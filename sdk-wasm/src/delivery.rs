@@ -39,6 +39,7 @@ pub fn parse_retry_after(v: Option<&str>) -> Option<u32> {
 
 /// Backoff before retry `attempt` (1-based): 1 s, 2 s, 4 s … capped at 60 s,
 /// scaled by `jitter` in [0, 1) to between 50% and 100%, in milliseconds.
+#[allow(clippy::manual_clamp)] // `f64::clamp` would link float formatting (its panic message)
 pub fn backoff_ms(attempt: u32, jitter: f64) -> f64 {
     let base = 1000.0 * f64::from(1u32 << attempt.saturating_sub(1).min(6));
     let base = base.min(60_000.0);
@@ -92,8 +93,14 @@ mod tests {
         assert_eq!(classify(503, Some("7")), Outcome::Pause(7));
         assert_eq!(classify(429, Some(" 2 ")), Outcome::Pause(2));
         assert_eq!(classify(429, None), Outcome::Pause(DEFAULT_PAUSE_SECS));
-        assert_eq!(classify(503, Some("Wed, 21 Oct 2015 07:28:00 GMT")), Outcome::Pause(DEFAULT_PAUSE_SECS));
-        assert_eq!(classify(503, Some("999999")), Outcome::Pause(MAX_PAUSE_SECS));
+        assert_eq!(
+            classify(503, Some("Wed, 21 Oct 2015 07:28:00 GMT")),
+            Outcome::Pause(DEFAULT_PAUSE_SECS)
+        );
+        assert_eq!(
+            classify(503, Some("999999")),
+            Outcome::Pause(MAX_PAUSE_SECS)
+        );
         assert_eq!(classify(503, Some("0")), Outcome::Pause(1));
         for s in [0, 408, 500, 502, 504] {
             assert_eq!(classify(s, None), Outcome::Retry, "{s}");
@@ -114,7 +121,9 @@ mod tests {
 
     #[test]
     fn chunks_stay_under_the_limit() {
-        let events: Vec<String> = (0..100).map(|i| format!("{{\"id\":\"{i:04}\",\"pad\":\"{}\"}}", "x".repeat(900))).collect();
+        let events: Vec<String> = (0..100)
+            .map(|i| format!("{{\"id\":\"{i:04}\",\"pad\":\"{}\"}}", "x".repeat(900)))
+            .collect();
         let (bodies, skipped) = chunk(&events, "{\"events\":[", "]}", 10_000);
         assert!(skipped.is_empty());
         assert!(bodies.len() >= 10);
@@ -125,7 +134,11 @@ mod tests {
             seen += v["events"].as_array().unwrap().len();
         }
         assert_eq!(seen, 100, "every event in exactly one body");
-        let huge = vec!["\"a\"".to_owned(), format!("\"{}\"", "x".repeat(20_000)), "\"b\"".to_owned()];
+        let huge = vec![
+            "\"a\"".to_owned(),
+            format!("\"{}\"", "x".repeat(20_000)),
+            "\"b\"".to_owned(),
+        ];
         let (bodies, skipped) = chunk(&huge, "[", "]", 10_000);
         assert_eq!(skipped, [1]);
         assert_eq!(bodies, ["[\"a\",\"b\"]"]);

@@ -26,16 +26,23 @@ fn is_interactive(el: &Element) -> bool {
     match el.tag_name().to_ascii_lowercase().as_str() {
         "button" | "a" | "summary" => true,
         "input" => matches!(
-            el.get_attribute("type").map(|t| t.to_ascii_lowercase()).as_deref(),
+            el.get_attribute("type")
+                .map(|t| t.to_ascii_lowercase())
+                .as_deref(),
             Some("button" | "submit" | "reset" | "image")
         ),
-        _ => el.get_attribute("role").is_some_and(|r| r.eq_ignore_ascii_case("button")),
+        _ => el
+            .get_attribute("role")
+            .is_some_and(|r| r.eq_ignore_ascii_case("button")),
     }
 }
 
 /// Whether `el` or an ancestor carries `data-usage-ignore`.
 pub fn is_ignored(el: &Element) -> bool {
-    el.closest(&format_attr(IGNORE_ATTR)).ok().flatten().is_some()
+    el.closest(&format_attr(IGNORE_ATTR))
+        .ok()
+        .flatten()
+        .is_some()
 }
 
 fn format_attr(a: &str) -> String {
@@ -167,7 +174,10 @@ fn select_choice(s: &HtmlSelectElement) -> Option<Choice> {
     let mut value = Vec::new();
     let mut default = Vec::new();
     for i in 0..opts.length() {
-        let Some(o) = opts.item(i).and_then(|o| o.dyn_into::<web_sys::HtmlOptionElement>().ok()) else {
+        let Some(o) = opts
+            .item(i)
+            .and_then(|o| o.dyn_into::<web_sys::HtmlOptionElement>().ok())
+        else {
             continue;
         };
         if o.selected() {
@@ -179,7 +189,10 @@ fn select_choice(s: &HtmlSelectElement) -> Option<Choice> {
     }
     if !s.multiple() && default.is_empty() {
         // A single select with no `selected` option defaults to its first option.
-        if let Some(first) = opts.item(0).and_then(|o| o.dyn_into::<web_sys::HtmlOptionElement>().ok()) {
+        if let Some(first) = opts
+            .item(0)
+            .and_then(|o| o.dyn_into::<web_sys::HtmlOptionElement>().ok())
+        {
             default.push(first.value());
         }
     }
@@ -223,8 +236,14 @@ fn group(input: &HtmlInputElement, kind: &str) -> Vec<HtmlInputElement> {
         return out;
     };
     for i in 0..list.length() {
-        if let Some(el) = list.item(i).and_then(|n| n.dyn_into::<HtmlInputElement>().ok()) {
-            if el.name() == name && el.type_().eq_ignore_ascii_case(kind) && el.form() == input.form() {
+        if let Some(el) = list
+            .item(i)
+            .and_then(|n| n.dyn_into::<HtmlInputElement>().ok())
+        {
+            if el.name() == name
+                && el.type_().eq_ignore_ascii_case(kind)
+                && el.form() == input.form()
+            {
                 out.push(el);
             }
         }
@@ -241,7 +260,10 @@ fn input_choice(input: &HtmlInputElement) -> Option<Choice> {
         "radio" => {
             let members = group(input, "radio");
             let value = members.iter().find(|r| r.checked()).map(|r| r.value());
-            let default = members.iter().find(|r| r.default_checked()).map(|r| r.value());
+            let default = members
+                .iter()
+                .find(|r| r.default_checked())
+                .map(|r| r.value());
             Some(Choice {
                 control,
                 is_default: value == default,
@@ -254,9 +276,16 @@ fn input_choice(input: &HtmlInputElement) -> Option<Choice> {
         "checkbox" => {
             let members = group(input, "checkbox");
             if members.len() > 1 {
-                let value: Vec<String> = members.iter().filter(|c| c.checked()).map(|c| c.value()).collect();
-                let default: Vec<String> =
-                    members.iter().filter(|c| c.default_checked()).map(|c| c.value()).collect();
+                let value: Vec<String> = members
+                    .iter()
+                    .filter(|c| c.checked())
+                    .map(|c| c.value())
+                    .collect();
+                let default: Vec<String> = members
+                    .iter()
+                    .filter(|c| c.default_checked())
+                    .map(|c| c.value())
+                    .collect();
                 Some(Choice {
                     control,
                     is_default: value == default,
@@ -325,7 +354,10 @@ pub fn form_choices(form: &HtmlFormElement) -> Vec<Choice> {
     for i in 0..elements.length() {
         let Some(el) = elements.item(i) else { continue };
         if let Some(c) = choice_for(&el) {
-            if !out.iter().any(|o| o.control == c.control && o.kind == c.kind) {
+            if !out
+                .iter()
+                .any(|o| o.control == c.control && o.kind == c.kind)
+            {
                 out.push(c);
             }
         }

@@ -59,7 +59,13 @@ fn hex_digit(n: u8) -> char {
     char::from(if n < 10 { b'0' + n } else { b'a' + n - 10 })
 }
 
-/// An event id: milliseconds (hex) then 80 random bits, so ids sort by time.
+thread_local! {
+    static SEQ: std::cell::Cell<u16> = const { std::cell::Cell::new(0) };
+}
+
+/// An event id: milliseconds (hex), a per-page sequence number (4 hex
+/// digits) and 64 random bits, so the ids of one page sort in the order its
+/// events happened, even within a millisecond.
 pub fn event_id() -> String {
     let mut id = js_sys::Number::from(now_ms().floor())
         .to_string_with_radix(16)
@@ -67,7 +73,16 @@ pub fn event_id() -> String {
         .and_then(|s| s.as_string())
         .unwrap_or_default();
     id.push('-');
-    id.push_str(&random_hex(10));
+    let seq = SEQ.with(|s| {
+        let n = s.get();
+        s.set(n.wrapping_add(1));
+        n
+    });
+    for shift in [12u16, 8, 4, 0] {
+        id.push(hex_digit(((seq >> shift) & 15) as u8));
+    }
+    id.push('-');
+    id.push_str(&random_hex(8));
     id
 }
 

@@ -50,7 +50,10 @@ mod tests {
 
     #[test]
     fn text_names() {
-        assert_eq!(text_name("  Export\n   as  CSV \t").as_deref(), Some("Export as CSV"));
+        assert_eq!(
+            text_name("  Export\n   as  CSV \t").as_deref(),
+            Some("Export as CSV")
+        );
         assert_eq!(text_name(" \n\t "), None);
         assert_eq!(text_name(""), None);
         let long = "word ".repeat(40);

@@ -13,7 +13,11 @@ pub struct BoundedQueue<T> {
 impl<T> BoundedQueue<T> {
     /// An empty queue holding at most `capacity` items (at least 1).
     pub fn new(capacity: usize) -> Self {
-        Self { items: VecDeque::new(), capacity: capacity.max(1), dropped: 0 }
+        Self {
+            items: VecDeque::new(),
+            capacity: capacity.max(1),
+            dropped: 0,
+        }
     }
 
     /// Adds an item; drops the oldest when full.

@@ -42,7 +42,13 @@ pub struct NavTiming {
     pub transfer_size: f64,
 }
 
-fn span(out: &mut Vec<(&'static str, f64)>, name: &'static str, start: f64, end: f64, start_known: bool) {
+fn span(
+    out: &mut Vec<(&'static str, f64)>,
+    name: &'static str,
+    start: f64,
+    end: f64,
+    start_known: bool,
+) {
     if start_known && end > 0.0 && end >= start {
         out.push((name, round(end - start)));
     }
@@ -55,21 +61,63 @@ fn round(v: f64) -> f64 {
 /// The breakdown as `(metric, value)` pairs.
 pub fn breakdown(t: &NavTiming, fcp: Option<f64>, lcp: Option<f64>) -> Vec<(&'static str, f64)> {
     let mut m = Vec::with_capacity(16);
-    span(&mut m, "redirect_ms", t.redirect_start, t.redirect_end, t.redirect_end > 0.0);
+    span(
+        &mut m,
+        "redirect_ms",
+        t.redirect_start,
+        t.redirect_end,
+        t.redirect_end > 0.0,
+    );
     // Lookup and connect start at 0 for a reused connection: still a valid (0 ms) phase.
-    span(&mut m, "dns_ms", t.domain_lookup_start, t.domain_lookup_end, true);
+    span(
+        &mut m,
+        "dns_ms",
+        t.domain_lookup_start,
+        t.domain_lookup_end,
+        true,
+    );
     span(&mut m, "connect_ms", t.connect_start, t.connect_end, true);
     if t.secure_connection_start > 0.0 {
-        span(&mut m, "tls_ms", t.secure_connection_start, t.connect_end, true);
+        span(
+            &mut m,
+            "tls_ms",
+            t.secure_connection_start,
+            t.connect_end,
+            true,
+        );
     } else if t.connect_end > 0.0 {
         m.push(("tls_ms", 0.0));
     }
-    span(&mut m, "request_ms", t.request_start, t.response_start, t.request_start > 0.0);
+    span(
+        &mut m,
+        "request_ms",
+        t.request_start,
+        t.response_start,
+        t.request_start > 0.0,
+    );
     span(&mut m, "ttfb_ms", 0.0, t.response_start, true);
-    span(&mut m, "response_ms", t.response_start, t.response_end, t.response_start > 0.0);
-    span(&mut m, "dom_ms", t.response_end, t.dom_interactive, t.response_end > 0.0);
+    span(
+        &mut m,
+        "response_ms",
+        t.response_start,
+        t.response_end,
+        t.response_start > 0.0,
+    );
+    span(
+        &mut m,
+        "dom_ms",
+        t.response_end,
+        t.dom_interactive,
+        t.response_end > 0.0,
+    );
     span(&mut m, "dcl_ms", 0.0, t.dom_content_loaded_event_end, true);
-    span(&mut m, "load_event_ms", t.load_event_start, t.load_event_end, t.load_event_start > 0.0);
+    span(
+        &mut m,
+        "load_event_ms",
+        t.load_event_start,
+        t.load_event_end,
+        t.load_event_start > 0.0,
+    );
     span(&mut m, "total_ms", 0.0, t.load_event_end, true);
     if let Some(v) = fcp.filter(|v| *v > 0.0) {
         m.push(("fcp_ms", round(v)));
@@ -89,7 +137,11 @@ pub fn breakdown(t: &NavTiming, fcp: Option<f64>, lcp: Option<f64>) -> Vec<(&'st
 pub fn phase_metric(phase: &str) -> Option<String> {
     let mut s = String::with_capacity(phase.len() + 3);
     for c in phase.chars().take(60) {
-        s.push(if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' });
+        s.push(if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+            c
+        } else {
+            '_'
+        });
     }
     if s.is_empty() {
         return None;
@@ -189,7 +241,11 @@ mod tests {
         t.load_event_end = 0.0; // the load event has not finished yet
         t.load_event_start = 0.0;
         let m = breakdown(&t, None, None);
-        assert!(m.iter().all(|(n, v)| *v >= 0.0 && *n != "total_ms" && *n != "load_event_ms"), "{m:?}");
+        assert!(
+            m.iter()
+                .all(|(n, v)| *v >= 0.0 && *n != "total_ms" && *n != "load_event_ms"),
+            "{m:?}"
+        );
         let empty = breakdown(&NavTiming::default(), None, None);
         assert!(empty.iter().all(|(_, v)| *v == 0.0), "{empty:?}");
     }

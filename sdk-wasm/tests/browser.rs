@@ -57,14 +57,21 @@ fn fixture(html: &str) -> Element {
 }
 
 fn q(root: &Element, sel: &str) -> Element {
-    root.query_selector(sel).unwrap().unwrap_or_else(|| panic!("no {sel}"))
+    root.query_selector(sel)
+        .unwrap()
+        .unwrap_or_else(|| panic!("no {sel}"))
 }
 
 fn start(options: &[(&str, &str)]) -> Beacon {
     let cfg = Object::new();
-    for (k, v) in [("app", "demo"), ("key", "wk_test"), ("endpoint", "http://collector.test/v1/batch"), ("reset", "true")]
-        .iter()
-        .chain(options.iter())
+    for (k, v) in [
+        ("app", "demo"),
+        ("key", "wk_test"),
+        ("endpoint", "http://collector.test/v1/batch"),
+        ("reset", "true"),
+    ]
+    .iter()
+    .chain(options.iter())
     {
         Reflect::set(&cfg, &(*k).into(), &(*v).into()).unwrap();
     }
@@ -72,15 +79,23 @@ fn start(options: &[(&str, &str)]) -> Beacon {
 }
 
 fn bodies(list: Array) -> Vec<Value> {
-    list.iter().map(|b| serde_json::from_str(&b.as_string().unwrap()).unwrap()).collect()
+    list.iter()
+        .map(|b| serde_json::from_str(&b.as_string().unwrap()).unwrap())
+        .collect()
 }
 
 fn events(batches: &[Value]) -> Vec<Value> {
-    batches.iter().flat_map(|b| b["events"].as_array().unwrap().clone()).collect()
+    batches
+        .iter()
+        .flat_map(|b| b["events"].as_array().unwrap().clone())
+        .collect()
 }
 
 fn stat(b: &Beacon, k: &str) -> f64 {
-    Reflect::get(&b.stats(), &k.into()).unwrap().as_f64().unwrap()
+    Reflect::get(&b.stats(), &k.into())
+        .unwrap()
+        .as_f64()
+        .unwrap()
 }
 
 fn hide_page() {
@@ -109,18 +124,38 @@ fn click_naming_rules() {
     );
     let name = |sel: &str| widget_for(&q(&c, sel)).map(|w| (w.name, w.tag));
     let s = |a: &str, b: &str| Some((a.to_owned(), b.to_owned()));
-    assert_eq!(name("span.x"), s("export-menu", "section"), "the nearest data-usage-widget wins");
+    assert_eq!(
+        name("span.x"),
+        s("export-menu", "section"),
+        "the nearest data-usage-widget wins"
+    );
     assert_eq!(name("#save-btn"), s("save-btn", "button"), "then the id");
-    assert_eq!(name("[aria-label]"), s("Close dialog", "button"), "then the aria-label");
-    assert_eq!(name("button:nth-of-type(3)"), s("Download as CSV", "button"), "then the trimmed text");
+    assert_eq!(
+        name("[aria-label]"),
+        s("Close dialog", "button"),
+        "then the aria-label"
+    );
+    assert_eq!(
+        name("button:nth-of-type(3)"),
+        s("Download as CSV", "button"),
+        "then the trimmed text"
+    );
     assert_eq!(name("a"), s("Reports", "a"));
     assert_eq!(name("[role=button]"), s("Refresh", "div"));
     assert_eq!(name("input[type=submit]"), s("Send now", "input"));
     assert_eq!(name("summary"), s("More options", "summary"));
     assert_eq!(name("div.plain"), None, "not interactive");
-    assert_eq!(name("input[type=text]"), None, "typing targets are not widgets");
+    assert_eq!(
+        name("input[type=text]"),
+        None,
+        "typing targets are not widgets"
+    );
     let long = name("button.long").unwrap();
-    assert_eq!(long.0.chars().count(), 64, "text names stop at 64 characters");
+    assert_eq!(
+        long.0.chars().count(),
+        64,
+        "text names stop at 64 characters"
+    );
     c.remove();
 }
 
@@ -131,7 +166,11 @@ fn the_ignore_attribute_suppresses_capture() {
            <button id="b" data-usage-ignore>B</button>"#,
     );
     assert_eq!(widget_for(&q(&c, "#a")), None);
-    assert_eq!(widget_for(&q(&c, "span")), None, "an ignored ancestor wins over a widget name");
+    assert_eq!(
+        widget_for(&q(&c, "span")),
+        None,
+        "an ignored ancestor wins over a widget name"
+    );
     assert_eq!(widget_for(&q(&c, "#b")), None);
     c.remove();
 }
@@ -156,51 +195,113 @@ fn choices_with_defaults() {
     let get = |sel: &str| choice_for(&q(&c, sel)).unwrap_or_else(|| panic!("{sel}"));
     // Untouched: everything at its default.
     let theme = get("[name=theme]");
-    assert_eq!((theme.value.clone(), theme.default.clone(), theme.is_default), (Some(ChoiceValue::One("dark".into())), Some(ChoiceValue::One("dark".into())), true));
+    assert_eq!(
+        (theme.value.clone(), theme.default.clone(), theme.is_default),
+        (
+            Some(ChoiceValue::One("dark".into())),
+            Some(ChoiceValue::One("dark".into())),
+            true
+        )
+    );
     assert_eq!(theme.form.as_deref(), Some("settings"));
     let density = get("[name=density]");
-    assert_eq!(density.default, Some(ChoiceValue::One("cozy".into())), "no `selected`: the first option is the default");
+    assert_eq!(
+        density.default,
+        Some(ChoiceValue::One("cozy".into())),
+        "no `selected`: the first option is the default"
+    );
     assert!(density.is_default);
 
     // Change some.
-    q(&c, "[name=theme]").unchecked_ref::<web_sys::HtmlSelectElement>().set_value("light");
+    q(&c, "[name=theme]")
+        .unchecked_ref::<web_sys::HtmlSelectElement>()
+        .set_value("light");
     let t = get("[name=theme]");
-    assert_eq!((t.value, t.is_default), (Some(ChoiceValue::One("light".into())), false));
+    assert_eq!(
+        (t.value, t.is_default),
+        (Some(ChoiceValue::One("light".into())), false)
+    );
 
     let cols = q(&c, "[name=cols]").unchecked_into::<web_sys::HtmlSelectElement>();
-    cols.options().item(1).unwrap().unchecked_into::<web_sys::HtmlOptionElement>().set_selected(true);
+    cols.options()
+        .item(1)
+        .unwrap()
+        .unchecked_into::<web_sys::HtmlOptionElement>()
+        .set_selected(true);
     let m = get("[name=cols]");
-    assert_eq!(m.value, Some(ChoiceValue::Many(vec!["a".into(), "b".into(), "c".into()])));
-    assert_eq!(m.default, Some(ChoiceValue::Many(vec!["a".into(), "c".into()])));
+    assert_eq!(
+        m.value,
+        Some(ChoiceValue::Many(vec!["a".into(), "b".into(), "c".into()]))
+    );
+    assert_eq!(
+        m.default,
+        Some(ChoiceValue::Many(vec!["a".into(), "c".into()]))
+    );
     assert!(!m.is_default);
 
-    q(&c, "[value=xlsx]").unchecked_ref::<web_sys::HtmlInputElement>().set_checked(true);
+    q(&c, "[value=xlsx]")
+        .unchecked_ref::<web_sys::HtmlInputElement>()
+        .set_checked(true);
     let r = get("[value=csv]");
-    assert_eq!((r.control.as_str(), r.value, r.default, r.is_default), ("export", Some(ChoiceValue::One("xlsx".into())), Some(ChoiceValue::One("csv".into())), false));
+    assert_eq!(
+        (r.control.as_str(), r.value, r.default, r.is_default),
+        (
+            "export",
+            Some(ChoiceValue::One("xlsx".into())),
+            Some(ChoiceValue::One("csv".into())),
+            false
+        )
+    );
 
-    q(&c, "[value=sms]").unchecked_ref::<web_sys::HtmlInputElement>().set_checked(true);
+    q(&c, "[value=sms]")
+        .unchecked_ref::<web_sys::HtmlInputElement>()
+        .set_checked(true);
     let g = get("[value=email]");
-    assert_eq!(g.value, Some(ChoiceValue::Many(vec!["email".into(), "sms".into()])));
+    assert_eq!(
+        g.value,
+        Some(ChoiceValue::Many(vec!["email".into(), "sms".into()]))
+    );
     assert_eq!(g.default, Some(ChoiceValue::Many(vec!["email".into()])));
     assert!(!g.is_default);
 
     let beta = get("[name=beta]");
-    assert_eq!((beta.value, beta.is_default), (Some(ChoiceValue::Flag(false)), true));
+    assert_eq!(
+        (beta.value, beta.is_default),
+        (Some(ChoiceValue::Flag(false)), true)
+    );
 
-    q(&c, "[name=title]").unchecked_ref::<web_sys::HtmlInputElement>().set_value("My report");
+    q(&c, "[name=title]")
+        .unchecked_ref::<web_sys::HtmlInputElement>()
+        .set_value("My report");
     let title = get("[name=title]");
-    assert_eq!((title.value, title.default, title.is_default), (None, None, false), "free text: only whether it changed");
-    assert!(choice_for(&q(&c, "[name=pw]")).is_none(), "password fields report nothing");
+    assert_eq!(
+        (title.value, title.default, title.is_default),
+        (None, None, false),
+        "free text: only whether it changed"
+    );
+    assert!(
+        choice_for(&q(&c, "[name=pw]")).is_none(),
+        "password fields report nothing"
+    );
     assert!(get("[name=notes]").is_default);
 
     // On submit: one choice per control, groups once.
     let form = q(&c, "form").unchecked_into::<web_sys::HtmlFormElement>();
     let all = form_choices(&form);
     let controls: Vec<&str> = all.iter().map(|c| c.control.as_str()).collect();
-    assert_eq!(controls, ["theme", "density", "cols", "export", "notify", "beta", "title", "notes"]);
+    assert_eq!(
+        controls,
+        ["theme", "density", "cols", "export", "notify", "beta", "title", "notes"]
+    );
     let props = all[0].to_props("submit");
-    let json = js_sys::JSON::stringify(&props).unwrap().as_string().unwrap();
-    assert!(!json.contains("hunter2") && !json.contains("My report"), "never what a user typed: {json}");
+    let json = js_sys::JSON::stringify(&props)
+        .unwrap()
+        .as_string()
+        .unwrap();
+    assert!(
+        !json.contains("hunter2") && !json.contains("My report"),
+        "never what a user typed: {json}"
+    );
     c.remove();
 }
 
@@ -209,9 +310,16 @@ fn choices_with_defaults() {
 #[wasm_bindgen_test]
 async fn batching_at_flush_at_with_context() {
     install_mocks(Array::of1(&200.into()), true);
-    let b = start(&[("flushAt", "3"), ("flushInterval", "600000"), ("skipLoad", "true")]);
+    let b = start(&[
+        ("flushAt", "3"),
+        ("flushInterval", "600000"),
+        ("skipLoad", "true"),
+    ]);
     b.identify("u-42".into());
-    b.set("roles".into(), Array::of2(&"admin".into(), &"dev".into()).into());
+    b.set(
+        "roles".into(),
+        Array::of2(&"admin".into(), &"dev".into()).into(),
+    );
     b.track("export".into(), JsValue::NULL, JsValue::NULL); // 2 with the page view
     assert_eq!(requests().length(), 0, "not yet: 2 of 3");
     let props = Object::new();
@@ -237,7 +345,10 @@ async fn batching_at_flush_at_with_context() {
     let types: Vec<&str> = evs.iter().map(|e| e["type"].as_str().unwrap()).collect();
     assert_eq!(types, ["page", "export", "export"]);
     assert_eq!(evs[2]["props"]["format"], "csv");
-    assert!(evs[2]["props"].get("$where").is_none(), "invalid names never leave the page");
+    assert!(
+        evs[2]["props"].get("$where").is_none(),
+        "invalid names never leave the page"
+    );
     assert_eq!(evs[2]["metrics"]["rows"], 1200.0);
     let mut ids: Vec<&str> = evs.iter().map(|e| e["id"].as_str().unwrap()).collect();
     ids.sort();
@@ -252,7 +363,11 @@ async fn batching_at_flush_at_with_context() {
 #[wasm_bindgen_test]
 async fn retry_after_503_resends_the_same_events() {
     install_mocks(Array::of2(&503.into(), &200.into()), true);
-    let b = start(&[("flushAt", "100"), ("flushInterval", "600000"), ("skipLoad", "true")]);
+    let b = start(&[
+        ("flushAt", "100"),
+        ("flushInterval", "600000"),
+        ("skipLoad", "true"),
+    ]);
     b.track("a".into(), JsValue::NULL, JsValue::NULL);
     b.flush();
     sleep(50).await;
@@ -266,24 +381,47 @@ async fn retry_after_503_resends_the_same_events() {
     sleep(50).await;
     let sent = bodies(requests());
     assert_eq!(sent.len(), 2);
-    let ids = |b: &Value| b["events"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
-    assert_eq!(ids(&sent[0]), ids(&sent[1]), "the retry carries the same ids: the collector stores them once");
+    let ids = |b: &Value| {
+        b["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ids(&sent[0]),
+        ids(&sent[1]),
+        "the retry carries the same ids: the collector stores them once"
+    );
     assert_eq!((stat(&b, "queued"), stat(&b, "sent")), (0.0, 2.0));
 }
 
 #[wasm_bindgen_test]
 async fn a_4xx_drops_and_counts() {
     install_mocks(Array::of1(&400.into()), true);
-    let b = start(&[("flushAt", "100"), ("flushInterval", "600000"), ("skipLoad", "true")]);
+    let b = start(&[
+        ("flushAt", "100"),
+        ("flushInterval", "600000"),
+        ("skipLoad", "true"),
+    ]);
     b.flush();
     sleep(50).await;
-    assert_eq!((stat(&b, "queued"), stat(&b, "dropped"), stat(&b, "sent")), (0.0, 1.0, 0.0));
+    assert_eq!(
+        (stat(&b, "queued"), stat(&b, "dropped"), stat(&b, "sent")),
+        (0.0, 1.0, 0.0)
+    );
 }
 
 #[wasm_bindgen_test]
 fn the_queue_is_bounded_dropping_the_oldest() {
     install_mocks(Array::of1(&200.into()), false);
-    let b = start(&[("flushAt", "1000"), ("flushInterval", "600000"), ("maxQueue", "5"), ("skipLoad", "true")]);
+    let b = start(&[
+        ("flushAt", "1000"),
+        ("flushInterval", "600000"),
+        ("maxQueue", "5"),
+        ("skipLoad", "true"),
+    ]);
     for i in 0..10 {
         let p = Object::new();
         Reflect::set(&p, &"i".into(), &i.into()).unwrap();
@@ -294,14 +432,24 @@ fn the_queue_is_bounded_dropping_the_oldest() {
     hide_page();
     let kept: Vec<Value> = events(&bodies(beacons()));
     assert!(kept.iter().any(|e| e["props"]["i"] == 9), "{kept:?}");
-    assert!(!kept.iter().any(|e| e["type"] == "page"), "the oldest went first");
-    assert!(stat(&b, "queued") >= 5.0, "sendBeacon refused: still queued");
+    assert!(
+        !kept.iter().any(|e| e["type"] == "page"),
+        "the oldest went first"
+    );
+    assert!(
+        stat(&b, "queued") >= 5.0,
+        "sendBeacon refused: still queued"
+    );
 }
 
 #[wasm_bindgen_test]
 fn page_hide_sends_everything_through_send_beacon_in_64k_bodies() {
     install_mocks(Array::of1(&200.into()), true);
-    let b = start(&[("flushAt", "100000"), ("maxQueue", "100000"), ("flushInterval", "600000")]);
+    let b = start(&[
+        ("flushAt", "100000"),
+        ("maxQueue", "100000"),
+        ("flushInterval", "600000"),
+    ]);
     let pad = "x".repeat(900);
     for i in 0..300 {
         let p = Object::new();
@@ -321,11 +469,22 @@ fn page_hide_sends_everything_through_send_beacon_in_64k_bodies() {
     assert_eq!(stat(&b, "queued"), 0.0);
 
     // The load breakdown and a memory sample go out on hide as well.
-    let load = evs.iter().find(|e| e["type"] == "load").expect("a load event");
+    let load = evs
+        .iter()
+        .find(|e| e["type"] == "load")
+        .expect("a load event");
     let m = load["metrics"].as_object().unwrap();
     let total = m["total_ms"].as_f64().unwrap();
     assert!(total > 0.0);
-    for k in ["dns_ms", "connect_ms", "ttfb_ms", "response_ms", "dom_ms", "dcl_ms", "transfer_bytes"] {
+    for k in [
+        "dns_ms",
+        "connect_ms",
+        "ttfb_ms",
+        "response_ms",
+        "dom_ms",
+        "dcl_ms",
+        "transfer_bytes",
+    ] {
         assert!(m.contains_key(k), "{k} in {m:?}");
     }
     for (k, v) in m {
@@ -335,11 +494,24 @@ fn page_hide_sends_everything_through_send_beacon_in_64k_bodies() {
             assert!(v <= total, "{k} = {v} > total {total}");
         }
     }
-    let mem = evs.iter().find(|e| e["type"] == "memory").expect("a memory event");
+    let mem = evs
+        .iter()
+        .find(|e| e["type"] == "memory")
+        .expect("a memory event");
     assert_eq!(mem["props"]["source"], "browser");
     assert!(mem["metrics"]["wasm_memory_bytes"].as_f64().unwrap() > 0.0);
-    assert!(mem["metrics"]["used_heap_bytes"].as_f64().unwrap() > 0.0, "Chromium exposes performance.memory");
-    for k in ["gc_count", "gc_reclaimed_bytes", "longtask_count", "longtask_ms", "total_heap_bytes", "heap_limit_bytes"] {
+    assert!(
+        mem["metrics"]["used_heap_bytes"].as_f64().unwrap() > 0.0,
+        "Chromium exposes performance.memory"
+    );
+    for k in [
+        "gc_count",
+        "gc_reclaimed_bytes",
+        "longtask_count",
+        "longtask_ms",
+        "total_heap_bytes",
+        "heap_limit_bytes",
+    ] {
         assert!(mem["metrics"][k].is_number(), "{k}");
     }
 }
@@ -352,33 +524,61 @@ fn captured_clicks_choices_marks_and_route_changes() {
         r#"<button data-usage-widget="export-csv">Export</button><button data-usage-ignore>Hidden</button>
            <select name="fmt"><option value="csv">CSV</option><option value="pdf">PDF</option></select>"#,
     );
-    q(&c, "[data-usage-widget]").unchecked_ref::<HtmlElement>().click();
-    q(&c, "[data-usage-ignore]").unchecked_ref::<HtmlElement>().click();
+    q(&c, "[data-usage-widget]")
+        .unchecked_ref::<HtmlElement>()
+        .click();
+    q(&c, "[data-usage-ignore]")
+        .unchecked_ref::<HtmlElement>()
+        .click();
     let sel = q(&c, "select");
-    sel.unchecked_ref::<web_sys::HtmlSelectElement>().set_value("pdf");
+    sel.unchecked_ref::<web_sys::HtmlSelectElement>()
+        .set_value("pdf");
     // The beacon listens in the capture phase, so even a non-bubbling event is seen.
-    sel.dispatch_event(&web_sys::Event::new("change").unwrap()).unwrap();
+    sel.dispatch_event(&web_sys::Event::new("change").unwrap())
+        .unwrap();
     b.mark("app-ready".into());
     let history = web_sys::window().unwrap().history().unwrap();
     let before = web_sys::window().unwrap().location().pathname().unwrap();
-    history.push_state_with_url(&JsValue::NULL, "", Some("/spa-route")).unwrap();
-    history.replace_state_with_url(&JsValue::NULL, "", Some(&before)).unwrap();
+    history
+        .push_state_with_url(&JsValue::NULL, "", Some("/spa-route"))
+        .unwrap();
+    history
+        .replace_state_with_url(&JsValue::NULL, "", Some(&before))
+        .unwrap();
     hide_page();
     let evs = events(&bodies(beacons()));
     let clicks: Vec<&Value> = evs.iter().filter(|e| e["type"] == "click").collect();
-    assert_eq!(clicks.len(), 1, "the ignored button sent nothing: {clicks:?}");
+    assert_eq!(
+        clicks.len(),
+        1,
+        "the ignored button sent nothing: {clicks:?}"
+    );
     assert_eq!(clicks[0]["props"]["widget"], "export-csv");
     assert_eq!(clicks[0]["props"]["tag"], "button");
-    let choice = evs.iter().find(|e| e["type"] == "choice").expect("a choice");
+    let choice = evs
+        .iter()
+        .find(|e| e["type"] == "choice")
+        .expect("a choice");
     assert_eq!(choice["props"]["control"], "fmt");
     assert_eq!(choice["props"]["value"], "pdf");
     assert_eq!(choice["props"]["default"], "csv");
     assert_eq!(choice["props"]["is_default"], false);
     let load = evs.iter().find(|e| e["type"] == "load").expect("load");
-    assert!(load["metrics"]["app-ready_ms"].as_f64().unwrap() > 0.0, "the custom phase is on the breakdown");
-    let pages: Vec<&str> = evs.iter().filter(|e| e["type"] == "page").map(|e| e["props"]["page"].as_str().unwrap()).collect();
+    assert!(
+        load["metrics"]["app-ready_ms"].as_f64().unwrap() > 0.0,
+        "the custom phase is on the breakdown"
+    );
+    let pages: Vec<&str> = evs
+        .iter()
+        .filter(|e| e["type"] == "page")
+        .map(|e| e["props"]["page"].as_str().unwrap())
+        .collect();
     assert_eq!(pages, [before.as_str(), "/spa-route", before.as_str()]);
-    let views: Vec<&str> = evs.iter().filter(|e| e["type"] == "page").map(|e| e["props"]["view"].as_str().unwrap()).collect();
+    let views: Vec<&str> = evs
+        .iter()
+        .filter(|e| e["type"] == "page")
+        .map(|e| e["props"]["view"].as_str().unwrap())
+        .collect();
     assert_ne!(views[0], views[1], "a route change is a new page view");
     c.remove();
 }

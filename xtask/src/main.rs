@@ -240,6 +240,17 @@ fn test(extra: &[&str]) -> Result<()> {
         .env("USAGELENS_COLLECTOR_BIN", &bin)
         .env("USAGELENS_BEACON_DIR", &beacon_dir)
         .env("CHROMEDRIVER", &chromedriver))?;
+    step("running the beacon's browser tests in headless Chromium (wasm-bindgen-test)");
+    run(cargo()
+        .args([
+            "test",
+            "-p",
+            "usagelens-sdk-wasm",
+            "--target",
+            "wasm32-unknown-unknown",
+        ])
+        .env("CHROMEDRIVER", &chromedriver)
+        .env("WASM_BINDGEN_TEST_TIMEOUT", "120"))?;
     step("running the documentation examples");
     run(cargo()
         .args(["test", "--workspace", "--doc"])

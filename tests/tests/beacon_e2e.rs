@@ -1,0 +1,333 @@
+//! End to end in a real browser: a static page with the script tag, loaded in
+//! headless Chromium (through chromedriver) against the real collector and
+//! local store; clicks and choices made through WebDriver; the stored events
+//! asserted exactly.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use fantoccini::{ClientBuilder, Locator};
+use mongodb::bson::{doc, Document};
+use serde_json::json;
+
+const PAGE: &str = r#"<!doctype html>
+<html><head><meta charset="utf-8"><title>Reports</title>
+<script>window.usagelens=window.usagelens||[];["track","identify","set","unset","mark","flush"].forEach(function(m){usagelens[m]=usagelens[m]||function(){usagelens.push([m].concat([].slice.call(arguments)))}});
+usagelens.identify("u-42"); usagelens.set("roles", ["admin", "analyst"]);</script>
+<script async src="@@COLLECTOR@@/beacon.js" data-app="demo" data-key="@@KEY@@" data-flush-interval="600000" data-flush-at="1000"></script>
+</head><body>
+<nav><button data-usage-widget="export-csv" id="export"><span>Export</span></button>
+<button id="save-report">Save</button>
+<button id="hidden" data-usage-ignore>Do not track</button>
+<div id="plain">plain text</div></nav>
+<form id="settings" onsubmit="event.preventDefault()">
+  <select name="theme" id="theme"><option value="light">Light</option><option value="dark">Dark</option></select>
+  <input type="checkbox" name="beta" id="beta">
+  <input type="text" name="title" id="title" value="Untitled">
+  <input type="password" name="pw" id="pw">
+  <button type="submit" id="apply">Apply</button>
+</form>
+</body></html>"#;
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_chromedriver() -> (Driver, String) {
+    let bin = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(&bin)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {bin} ({e}): `cargo xtask test` installs chromium and chromium-driver"));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "chromedriver did not listen");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (Driver(child), format!("http://127.0.0.1:{port}"))
+}
+
+async fn stored(db: &mongodb::Database, filter: Document) -> Vec<Document> {
+    use futures_util::TryStreamExt;
+    db.collection::<Document>("events")
+        .find(filter)
+        .sort(doc! {"ts": 1, "_id": 1})
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_script_tag_captures_clicks_choices_and_the_load_breakdown() {
+    assert!(
+        std::env::var_os("USAGELENS_BEACON_DIR").is_some(),
+        "USAGELENS_BEACON_DIR is not set: `cargo xtask test` builds the beacon and sets it"
+    );
+    // fantoccini speaks plain HTTP to chromedriver here, but its client needs a TLS provider chosen.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let db_name = unique_db();
+    // The page's origin must be allowed before the app exists, so pick its port first.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let page_port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let origin = format!("http://127.0.0.1:{page_port}");
+    let app = tokio::task::spawn_blocking({
+        let db_name = db_name.clone();
+        let origin = origin.clone();
+        move || cli_json(&db_name, &["apps", "create", "demo", "--origin", &origin])
+    })
+    .await
+    .unwrap();
+    let key = app["write_key"].as_str().unwrap().to_owned();
+    let collector = tokio::task::spawn_blocking({
+        let db_name = db_name.clone();
+        move || Collector::start(&db_name, &[])
+    })
+    .await
+    .unwrap();
+    let html = PAGE
+        .replace("@@COLLECTOR@@", &format!("http://{}", collector.addr))
+        .replace("@@KEY@@", &key);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", page_port))
+        .await
+        .unwrap();
+    let page_app = axum::Router::new().route(
+        "/",
+        axum::routing::get(move || {
+            let html = html.clone();
+            async move { ([("content-type", "text/html; charset=utf-8")], html) }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, page_app).await.unwrap() });
+
+    let (_driver, driver_url) = start_chromedriver();
+    let caps = json!({
+        "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--disable-quic", "--no-first-run", "--enable-precise-memory-info"]
+        }
+    });
+    let caps = caps.as_object().unwrap().clone().into_iter().collect();
+    let c = ClientBuilder::rustls()
+        .expect("rustls")
+        .capabilities(caps)
+        .connect(&driver_url)
+        .await
+        .expect("a WebDriver session");
+    c.goto(&format!("{origin}/")).await.unwrap();
+    // Wait for the module to replace the stub.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let ready = c
+            .execute(
+                "return !!(window.usagelens && window.usagelens.__usagelens)",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if ready == json!(true) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the beacon did not load");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let init_ms = c
+        .execute("var m = performance.getEntriesByName('usagelens:init'); return m.length ? m[0].duration : -1", vec![])
+        .await
+        .unwrap();
+    assert!(
+        init_ms.as_f64().unwrap() >= 0.0,
+        "the loader measures start-up: {init_ms}"
+    );
+
+    // What a user does.
+    c.find(Locator::Css("#export span"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Css("#save-report"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Css("#hidden"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Css("#plain"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Css("#theme"))
+        .await
+        .unwrap()
+        .select_by_value("dark")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#title"))
+        .await
+        .unwrap()
+        .send_keys(" Quarterly secret plan")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#pw"))
+        .await
+        .unwrap()
+        .send_keys("hunter2")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#apply"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.execute(
+        "usagelens.track('report.exported', {format: 'csv'}, {rows: 42})",
+        vec![],
+    )
+    .await
+    .unwrap();
+    // Leaving the page hands everything to sendBeacon.
+    c.goto("about:blank").await.unwrap();
+    c.close().await.unwrap();
+
+    let store = mongodb::Client::with_uri_str(mongodb_uri())
+        .await
+        .unwrap()
+        .database(&db_name);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut events = Vec::new();
+    while Instant::now() < deadline {
+        events = stored(&store, doc! {"app": "demo"}).await;
+        if events
+            .iter()
+            .any(|e| e.get_str("type") == Ok("report.exported"))
+            && events.iter().any(|e| e.get_str("type") == Ok("load"))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let of = |t: &str| {
+        events
+            .iter()
+            .filter(|e| e.get_str("type") == Ok(t))
+            .collect::<Vec<_>>()
+    };
+    let dims = |e: &Document| e.get_document("dims").unwrap().clone();
+
+    let clicks: Vec<(String, String)> = of("click")
+        .iter()
+        .map(|e| {
+            (
+                dims(e).get_str("widget").unwrap().to_owned(),
+                dims(e).get_str("tag").unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        clicks,
+        [("export-csv".into(), "button".into()), ("save-report".into(), "button".into()), ("apply".into(), "button".into())],
+        "named widget, unnamed button by id, the submit button; nothing for the ignored element or plain text"
+    );
+    let choices = of("choice");
+    let summary: Vec<(String, String, bool)> = choices
+        .iter()
+        .map(|e| {
+            let d = dims(e);
+            (
+                d.get_str("control").unwrap().to_owned(),
+                d.get_str("trigger").unwrap().to_owned(),
+                d.get_bool("is_default").unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("theme".into(), "change".into(), false),
+            ("title".into(), "change".into(), false),
+            ("theme".into(), "submit".into(), false),
+            ("beta".into(), "submit".into(), true),
+            ("title".into(), "submit".into(), false),
+        ],
+        "changes as they happen, then one per control at submit; nothing for the password"
+    );
+    let all = format!("{events:?}");
+    assert!(
+        !all.contains("Quarterly") && !all.contains("hunter2"),
+        "what the user typed is never stored"
+    );
+    assert_eq!(dims(choices[0]).get_str("value").unwrap(), "dark");
+    assert_eq!(dims(choices[0]).get_str("default").unwrap(), "light");
+
+    assert_eq!(of("page").len(), 1);
+    let load = of("load");
+    assert_eq!(load.len(), 1, "one breakdown per page view");
+    let m = load[0].get_document("metrics").unwrap();
+    let total = m.get_f64("total_ms").unwrap();
+    assert!(total > 0.0);
+    for (k, v) in m {
+        let v = v.as_f64().unwrap();
+        assert!(v >= 0.0, "{k} = {v}");
+        if k.ends_with("_ms") && k != "lcp_ms" && k != "fcp_ms" {
+            assert!(v <= total, "{k} {v} > total {total}");
+        }
+    }
+    assert_eq!(of("memory").len(), 1, "a memory sample on page hide");
+    let custom = of("report.exported");
+    assert_eq!(custom.len(), 1);
+    assert_eq!(
+        custom[0]
+            .get_document("metrics")
+            .unwrap()
+            .get_f64("rows")
+            .unwrap(),
+        42.0
+    );
+
+    // Context on every event: the identified user, the multi-valued dimension
+    // set before the module loaded (the stub replayed it), browser enrichment.
+    for e in &events {
+        let d = dims(e);
+        assert_eq!(d.get_str("user").unwrap(), "u-42", "{e}");
+        assert_eq!(d.get_array("roles").unwrap().len(), 2, "{e}");
+        assert_eq!(d.get_str("browser").unwrap(), "Chrome");
+        assert_eq!(d.get_str("page").unwrap(), "/");
+        for k in ["anon", "session", "view", "lang", "tz"] {
+            assert!(d.get_str(k).is_ok(), "{k} on {e}");
+        }
+    }
+    // Exactly once each: every id distinct.
+    let total_events = events.len();
+    assert_eq!(total_events, 3 + 5 + 1 + 1 + 1 + 1, "{all}");
+    store.drop().await.unwrap();
+    drop(collector);
+}
