@@ -328,6 +328,11 @@ impl Beacon {
     /// full or refused by the collector), delivered, and refused as invalid.
     pub fn stats(&self) -> JsValue {
         let o = Object::new();
+        if !self.enabled {
+            set(&o, "enabled", false);
+            return o.into();
+        }
+        set(&o, "enabled", true);
         with(|s| {
             set(&o, "queued", s.queue.len() as f64);
             set(&o, "dropped", s.queue.dropped() as f64);

@@ -582,3 +582,35 @@ fn captured_clicks_choices_marks_and_route_changes() {
     assert_ne!(views[0], views[1], "a route change is a new page view");
     c.remove();
 }
+
+#[wasm_bindgen_test]
+fn sampling_keeps_usage_and_drops_performance_events() {
+    install_mocks(Array::of1(&200.into()), true);
+    let b = start(&[("flushAt", "1000"), ("flushInterval", "600000"), ("sample", "0")]);
+    b.track("kept".into(), JsValue::NULL, JsValue::NULL);
+    hide_page();
+    let evs = events(&bodies(beacons()));
+    let types: Vec<&str> = evs.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["page", "kept"], "data-sample=0: no load, no memory");
+    assert_eq!(Reflect::get(&b.stats(), &"sampled".into()).unwrap(), false);
+}
+
+#[wasm_bindgen_test]
+fn respect_dnt_sends_nothing_when_the_visitor_opted_out() {
+    install_mocks(Array::of1(&200.into()), true);
+    let nav = web_sys::window().unwrap().navigator();
+    let desc = Object::new();
+    Reflect::set(&desc, &"value".into(), &true.into()).unwrap();
+    Reflect::set(&desc, &"configurable".into(), &true.into()).unwrap();
+    Object::define_property(&nav, &"globalPrivacyControl".into(), &desc);
+    let b = start(&[("flushAt", "1"), ("respectDnt", "")]);
+    b.track("x".into(), JsValue::NULL, JsValue::NULL);
+    b.flush();
+    assert_eq!(Reflect::get(&b.stats(), &"enabled".into()).unwrap(), false);
+    // Without data-respect-dnt the same visitor is counted.
+    let b = start(&[("flushAt", "1000"), ("flushInterval", "600000"), ("skipLoad", "true")]);
+    b.track("y".into(), JsValue::NULL, JsValue::NULL);
+    Reflect::delete_property(&nav, &"globalPrivacyControl".into()).unwrap();
+    assert_eq!(stat(&b, "queued"), 2.0);
+    assert_eq!(requests().length() + beacons().length(), 0, "the opted-out beacon sent nothing");
+}
