@@ -586,7 +586,11 @@ fn captured_clicks_choices_marks_and_route_changes() {
 #[wasm_bindgen_test]
 fn sampling_keeps_usage_and_drops_performance_events() {
     install_mocks(Array::of1(&200.into()), true);
-    let b = start(&[("flushAt", "1000"), ("flushInterval", "600000"), ("sample", "0")]);
+    let b = start(&[
+        ("flushAt", "1000"),
+        ("flushInterval", "600000"),
+        ("sample", "0"),
+    ]);
     b.track("kept".into(), JsValue::NULL, JsValue::NULL);
     hide_page();
     let evs = events(&bodies(beacons()));
@@ -608,9 +612,17 @@ fn respect_dnt_sends_nothing_when_the_visitor_opted_out() {
     b.flush();
     assert_eq!(Reflect::get(&b.stats(), &"enabled".into()).unwrap(), false);
     // Without data-respect-dnt the same visitor is counted.
-    let b = start(&[("flushAt", "1000"), ("flushInterval", "600000"), ("skipLoad", "true")]);
+    let b = start(&[
+        ("flushAt", "1000"),
+        ("flushInterval", "600000"),
+        ("skipLoad", "true"),
+    ]);
     b.track("y".into(), JsValue::NULL, JsValue::NULL);
     Reflect::delete_property(&nav, &"globalPrivacyControl".into()).unwrap();
     assert_eq!(stat(&b, "queued"), 2.0);
-    assert_eq!(requests().length() + beacons().length(), 0, "the opted-out beacon sent nothing");
+    assert_eq!(
+        requests().length() + beacons().length(),
+        0,
+        "the opted-out beacon sent nothing"
+    );
 }

@@ -80,8 +80,6 @@ async fn the_script_tag_captures_clicks_choices_and_the_load_breakdown() {
         std::env::var_os("USAGELENS_BEACON_DIR").is_some(),
         "USAGELENS_BEACON_DIR is not set: `cargo xtask test` builds the beacon and sets it"
     );
-    // fantoccini speaks plain HTTP to chromedriver here, but its client needs a TLS provider chosen.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let db_name = unique_db();
     // The page's origin must be allowed before the app exists, so pick its port first.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -127,8 +125,8 @@ async fn the_script_tag_captures_clicks_choices_and_the_load_breakdown() {
         }
     });
     let caps = caps.as_object().unwrap().clone().into_iter().collect();
-    let c = ClientBuilder::rustls()
-        .expect("rustls")
+    // chromedriver is on loopback: plain HTTP, no TLS stack.
+    let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
         .capabilities(caps)
         .connect(&driver_url)
         .await

@@ -32,6 +32,7 @@ fn main() -> ExitCode {
         ["demo", rest @ ..] => demo(rest),
         ["beacon"] => build_beacon().map(|_| ()),
         ["bench", "ingest", rest @ ..] => bench_ingest(rest),
+        ["bench", "beacon", rest @ ..] => bench_beacon(rest),
         ["store", rest @ ..] => store_only(rest),
         _ => {
             eprintln!(
@@ -41,6 +42,7 @@ fn main() -> ExitCode {
                  test [ARGS..]     run every test (ARGS go to `cargo test`)\n  \
                  beacon            build the browser beacon into target/beacon\n  \
                  bench ingest      the ingest benchmarks (see BENCHMARKS.md)\n  \
+                 bench beacon      the beacon's main-thread cost in headless Chromium\n  \
                  store             run only the local store\n\n\
                  With MONGODB_URI set, tasks use that server instead of a local store."
             );
@@ -412,6 +414,22 @@ fn store_only(_args: &[&str]) -> Result<()> {
     let mut s = start_store(Some(&root().join(".usagelens").join("store")))?;
     println!("MONGODB_URI={}\nCtrl-C stops it.", s.uri);
     s.child.wait()?;
+    Ok(())
+}
+
+fn bench_beacon(extra: &[&str]) -> Result<()> {
+    ensure_browser_tools()?;
+    let beacon_dir = build_beacon()?;
+    run(cargo().args(["build", "--quiet", "--release", "-p", "usagelens-collector"]))?;
+    let (uri, _store) = store_uri(None)?;
+    step("beacon main-thread benchmark (headless Chromium)");
+    let bin = target_dir().join("release").join("usagelens-collector");
+    run(cargo()
+        .args(["bench", "-p", "usagelens-e2e", "--bench", "beacon", "--"])
+        .args(extra)
+        .env("MONGODB_URI", &uri)
+        .env("USAGELENS_COLLECTOR_BIN", &bin)
+        .env("USAGELENS_BEACON_DIR", &beacon_dir))?;
     Ok(())
 }
 
