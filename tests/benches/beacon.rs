@@ -185,6 +185,7 @@ async fn main() {
     }
     c.close().await.unwrap();
     let _ = driver.kill();
+    let _ = driver.wait();
 
     let (w, wo) = (median(&mut per_click_with), median(&mut per_click_without));
     println!(
