@@ -11,11 +11,10 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::browser::{free_port, serve_pages, Browser};
 use common::*;
-use fantoccini::ClientBuilder;
 use serde_json::{json, Value};
 
 const CLICKS: u32 = 2000;
@@ -65,11 +64,7 @@ async fn main() {
         "run with `cargo xtask bench beacon`"
     );
     let db = unique_db();
-    let page_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let page_port = free_port();
     let origin = format!("http://127.0.0.1:{page_port}");
     let (app, collector) = tokio::task::spawn_blocking({
         let (db, origin) = (db.clone(), origin.clone());
@@ -85,50 +80,9 @@ async fn main() {
         app["write_key"].as_str().unwrap(),
     )));
     let without = page(None);
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", page_port))
-        .await
-        .unwrap();
-    let router = axum::Router::new()
-        .route(
-            "/with",
-            axum::routing::get(move || {
-                let h = with.clone();
-                async move { ([("content-type", "text/html")], h) }
-            }),
-        )
-        .route(
-            "/without",
-            axum::routing::get(move || {
-                let h = without.clone();
-                async move { ([("content-type", "text/html")], h) }
-            }),
-        );
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut driver = Command::new(
-        std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into()),
-    )
-    .arg(format!("--port={port}"))
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .spawn()
-    .expect("chromedriver");
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let caps = json!({"goog:chromeOptions": {"binary": "/usr/bin/chromium", "args": [
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run"]}});
-    let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps.as_object().unwrap().clone().into_iter().collect())
-        .connect(&format!("http://127.0.0.1:{port}"))
-        .await
-        .unwrap();
+    serve_pages(page_port, vec![("/with", with), ("/without", without)]).await;
+    let browser = Browser::start().await;
+    let c = &browser.client;
 
     let mut per_click_with = Vec::new();
     let mut per_click_without = Vec::new();
@@ -138,24 +92,7 @@ async fn main() {
     let mut longtasks_without = 0.0;
     for _ in 0..ROUNDS {
         c.goto(&format!("{origin}/with")).await.unwrap();
-        let t = Instant::now();
-        loop {
-            if c.execute(
-                "return !!(window.usagelens && window.usagelens.__usagelens)",
-                vec![],
-            )
-            .await
-            .unwrap()
-                == json!(true)
-            {
-                break;
-            }
-            assert!(
-                t.elapsed() < Duration::from_secs(20),
-                "the beacon did not load"
-            );
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        browser.wait_for_beacon().await;
         let init: Value = c
             .execute("var m=performance.getEntriesByName('usagelens:init');return [m[0].duration, m[0].startTime+m[0].duration]", vec![])
             .await
@@ -164,7 +101,7 @@ async fn main() {
         // Long tasks while the page loads and the beacon starts (the click loop
         // below is itself one long task on purpose: it is not counted).
         tokio::time::sleep(Duration::from_millis(300)).await;
-        longtasks_with += longtasks(&c).await;
+        longtasks_with += longtasks(c).await;
         ready_ms.push(init[1].as_f64().unwrap());
         per_click_with.push(
             c.execute(CLICK_LOOP, vec![json!(CLICKS)])
@@ -176,7 +113,7 @@ async fn main() {
 
         c.goto(&format!("{origin}/without")).await.unwrap();
         tokio::time::sleep(Duration::from_millis(300)).await;
-        longtasks_without += longtasks(&c).await;
+        longtasks_without += longtasks(c).await;
         per_click_without.push(
             c.execute(CLICK_LOOP, vec![json!(CLICKS)])
                 .await
@@ -185,9 +122,6 @@ async fn main() {
                 .unwrap(),
         );
     }
-    c.close().await.unwrap();
-    let _ = driver.kill();
-    let _ = driver.wait();
 
     let (w, wo) = (median(&mut per_click_with), median(&mut per_click_without));
     println!(

@@ -5,13 +5,12 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::browser::{free_port, serve_pages, Browser};
 use common::*;
-use fantoccini::{ClientBuilder, Locator};
+use fantoccini::Locator;
 use mongodb::bson::{doc, Document};
-use serde_json::json;
 
 const PAGE: &str = r#"<!doctype html>
 <html><head><meta charset="utf-8"><title>Reports</title>
@@ -31,36 +30,6 @@ usagelens.identify("u-42"); usagelens.set("roles", ["admin", "analyst"]);</scrip
   <button type="submit" id="apply">Apply</button>
 </form>
 </body></html>"#;
-
-struct Driver(Child);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_chromedriver() -> (Driver, String) {
-    let bin = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(&bin)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {bin} ({e}): `cargo xtask test` installs chromium and chromium-driver"));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "chromedriver did not listen");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (Driver(child), format!("http://127.0.0.1:{port}"))
-}
 
 async fn stored(db: &mongodb::Database, filter: Document) -> Vec<Document> {
     use futures_util::TryStreamExt;
@@ -82,9 +51,7 @@ async fn the_script_tag_captures_clicks_choices_and_the_load_breakdown() {
     );
     let db_name = unique_db();
     // The page's origin must be allowed before the app exists, so pick its port first.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let page_port = listener.local_addr().unwrap().port();
-    drop(listener);
+    let page_port = free_port();
     let origin = format!("http://127.0.0.1:{page_port}");
     let app = tokio::task::spawn_blocking({
         let db_name = db_name.clone();
@@ -103,51 +70,12 @@ async fn the_script_tag_captures_clicks_choices_and_the_load_breakdown() {
     let html = PAGE
         .replace("@@COLLECTOR@@", &format!("http://{}", collector.addr))
         .replace("@@KEY@@", &key);
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", page_port))
-        .await
-        .unwrap();
-    let page_app = axum::Router::new().route(
-        "/",
-        axum::routing::get(move || {
-            let html = html.clone();
-            async move { ([("content-type", "text/html; charset=utf-8")], html) }
-        }),
-    );
-    tokio::spawn(async move { axum::serve(listener, page_app).await.unwrap() });
-
-    let (_driver, driver_url) = start_chromedriver();
-    let caps = json!({
-        "goog:chromeOptions": {
-            "binary": "/usr/bin/chromium",
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     "--disable-quic", "--no-first-run", "--enable-precise-memory-info"]
-        }
-    });
-    let caps = caps.as_object().unwrap().clone().into_iter().collect();
-    // chromedriver is on loopback: plain HTTP, no TLS stack.
-    let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&driver_url)
-        .await
-        .expect("a WebDriver session");
+    serve_pages(page_port, vec![("/", html)]).await;
+    let browser = Browser::start().await;
+    let c = &browser.client;
     c.goto(&format!("{origin}/")).await.unwrap();
     // Wait for the module to replace the stub.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let ready = c
-            .execute(
-                "return !!(window.usagelens && window.usagelens.__usagelens)",
-                vec![],
-            )
-            .await
-            .unwrap();
-        if ready == json!(true) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the beacon did not load");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    browser.wait_for_beacon().await;
     let init_ms = c
         .execute("var m = performance.getEntriesByName('usagelens:init'); return m.length ? m[0].duration : -1", vec![])
         .await
@@ -214,7 +142,6 @@ async fn the_script_tag_captures_clicks_choices_and_the_load_breakdown() {
     .unwrap();
     // Leaving the page hands everything to sendBeacon.
     c.goto("about:blank").await.unwrap();
-    c.close().await.unwrap();
 
     let store = mongodb::Client::with_uri_str(mongodb_uri())
         .await

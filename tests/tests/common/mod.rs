@@ -2,6 +2,8 @@
 //! local store (`MONGODB_URI`, started and set by `cargo xtask test`).
 #![allow(dead_code)]
 
+pub mod browser;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
