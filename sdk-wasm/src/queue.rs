@@ -1,11 +1,11 @@
 //! The bounded event queue: when full, the oldest event is dropped and counted.
-
-use std::collections::VecDeque;
+//! A `Vec` rather than a `VecDeque`: the queue is small (1000 by default),
+//! dropping from the front is rare, and the beacon's size matters more.
 
 /// A FIFO of at most `capacity` items.
 #[derive(Debug)]
 pub struct BoundedQueue<T> {
-    items: VecDeque<T>,
+    items: Vec<T>,
     capacity: usize,
     dropped: u64,
 }
@@ -14,7 +14,7 @@ impl<T> BoundedQueue<T> {
     /// An empty queue holding at most `capacity` items (at least 1).
     pub fn new(capacity: usize) -> Self {
         Self {
-            items: VecDeque::new(),
+            items: Vec::new(),
             capacity: capacity.max(1),
             dropped: 0,
         }
@@ -23,22 +23,24 @@ impl<T> BoundedQueue<T> {
     /// Adds an item; drops the oldest when full.
     pub fn push(&mut self, item: T) {
         if self.items.len() == self.capacity {
-            self.items.pop_front();
+            self.items.remove(0);
             self.dropped += 1;
         }
-        self.items.push_back(item);
+        self.items.push(item);
     }
 
     /// Puts a batch that could not be sent back in front, keeping the bound
     /// (what does not fit is dropped and counted: the oldest go first).
-    pub fn requeue(&mut self, batch: Vec<T>) {
-        for item in batch.into_iter().rev() {
-            if self.items.len() == self.capacity {
-                self.dropped += 1;
-                continue;
-            }
-            self.items.push_front(item);
+    pub fn requeue(&mut self, mut batch: Vec<T>) {
+        let room = self.capacity - self.items.len();
+        if batch.len() > room {
+            // The oldest of the batch go first.
+            let over = batch.len() - room;
+            batch.drain(..over);
+            self.dropped += over as u64;
         }
+        batch.append(&mut self.items);
+        self.items = batch;
     }
 
     /// Takes up to `n` of the oldest items.
