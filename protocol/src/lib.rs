@@ -12,6 +12,7 @@
 //! | [`timestamp`] | [`Timestamp`]: RFC 3339 or epoch milliseconds |
 //! | [`batch`] | [`Batch`], [`Event`] and the collector's [`RawBatch`] |
 //! | [`response`] | [`BatchResponse`] and the stable [`ErrorBody`] |
+//! | [`delivery`] | the SDKs' retry contract: classify answers, back off, chunk bodies |
 //!
 //! ## Quickstart: build a batch the way an SDK does
 //!
@@ -48,6 +49,7 @@
 //! ```
 
 pub mod batch;
+pub mod delivery;
 pub mod limits;
 pub mod names;
 pub mod response;

@@ -148,6 +148,21 @@ impl From<i64> for DimValue {
         Self::Int(v)
     }
 }
+impl From<i32> for DimValue {
+    fn from(v: i32) -> Self {
+        Self::Int(i64::from(v))
+    }
+}
+impl From<u32> for DimValue {
+    fn from(v: u32) -> Self {
+        Self::Int(i64::from(v))
+    }
+}
+impl From<&String> for DimValue {
+    fn from(s: &String) -> Self {
+        Self::Str(s.clone())
+    }
+}
 impl From<f64> for DimValue {
     fn from(v: f64) -> Self {
         Self::Float(v)
@@ -294,6 +309,13 @@ macro_rules! name_map {
                 }
             }
 
+            /// Builder style: `Dims::new().with("route", "/users/{id}")`.
+            #[must_use]
+            pub fn with(mut self, name: impl Into<String>, value: impl Into<$val>) -> Self {
+                self.insert(name, value);
+                self
+            }
+
             /// Removes `name`, returning its value.
             pub fn remove(&mut self, name: &str) -> Option<$val> {
                 let i = self.0.iter().position(|(n, _)| n == name)?;
@@ -382,6 +404,21 @@ impl From<f64> for MetricValue {
 }
 impl From<i64> for MetricValue {
     fn from(v: i64) -> Self {
+        Self(v as f64)
+    }
+}
+impl From<i32> for MetricValue {
+    fn from(v: i32) -> Self {
+        Self(f64::from(v))
+    }
+}
+impl From<u32> for MetricValue {
+    fn from(v: u32) -> Self {
+        Self(f64::from(v))
+    }
+}
+impl From<usize> for MetricValue {
+    fn from(v: usize) -> Self {
         Self(v as f64)
     }
 }

@@ -34,7 +34,7 @@
 //! modules tested natively; the browser parts are tested in headless
 //! Chromium with `wasm-bindgen-test`.
 
-pub mod delivery;
+pub use usagelens_protocol::delivery;
 pub mod naming;
 pub mod queue;
 pub mod timing;

@@ -236,7 +236,13 @@ fn test(extra: &[&str]) -> Result<()> {
     step("running the tests (unit, integration, end-to-end, browser; benchmarks once each, in test mode)");
     let bin = target_dir().join("debug").join("usagelens-collector");
     run(cargo()
-        .args(["test", "--workspace", "--all-targets", "--no-fail-fast"])
+        .args([
+            "test",
+            "--workspace",
+            "--all-targets",
+            "--all-features",
+            "--no-fail-fast",
+        ])
         .args(extra)
         .env("MONGODB_URI", &uri)
         .env("USAGELENS_COLLECTOR_BIN", &bin)
@@ -255,7 +261,7 @@ fn test(extra: &[&str]) -> Result<()> {
         .env("WASM_BINDGEN_TEST_TIMEOUT", "120"))?;
     step("running the documentation examples");
     run(cargo()
-        .args(["test", "--workspace", "--doc"])
+        .args(["test", "--workspace", "--all-features", "--doc"])
         .env("MONGODB_URI", &uri))?;
     Ok(())
 }

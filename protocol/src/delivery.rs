@@ -1,5 +1,11 @@
-//! Delivery rules, pure so they are tested natively: what an answer means,
-//! how long to back off, and how to cut a queue into beacons under 64 KiB.
+//! The SDKs' delivery contract with the collector, shared by the beacon and
+//! the native SDK: what an answer means, how long to back off, and how to
+//! cut queued events into bodies under a size limit.
+//!
+//! - 2xx: delivered (duplicates of a retry are delivered too).
+//! - 429 and 503: pause for `Retry-After` seconds, then send again.
+//! - a network error, 408 and other 5xx: retry with exponential backoff and jitter.
+//! - other 4xx: the collector will never take it: drop and count.
 
 /// What to do with a batch after the collector answered (or did not).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,170 @@
+//! The tower layer: one `http` event per request, recorded when the response
+//! is ready (or when the request is dropped: `aborted`). It only enqueues.
+//!
+//! Dimensions: `route` (the matched route template, never the raw path:
+//! axum's `MatchedPath`, else a [`RouteTemplate`] extension, else
+//! `unmatched`), `method`, `status`, `aborted`, `source=server`. Metrics:
+//! `duration_ms`, `response_bytes` when known, `serialize_ms` when the
+//! handler answered with [`TimedJson`](crate::TimedJson).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use http::{Request, Response};
+use http_body::Body;
+use tower::{Layer, Service};
+use usagelens_protocol::{Dims, Metrics};
+
+use crate::serialize::SerializeTiming;
+use crate::Client;
+
+/// A route template for services that do not use axum's router: insert it
+/// into the request's extensions before the layer sees the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteTemplate(pub String);
+
+/// Records one `http` event per request through `client`.
+#[derive(Debug, Clone)]
+pub struct UsageLensLayer {
+    client: Client,
+}
+
+impl UsageLensLayer {
+    /// A layer recording into `client`.
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+}
+
+impl<S> Layer<S> for UsageLensLayer {
+    type Service = UsageLensService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        UsageLensService {
+            inner,
+            client: self.client.clone(),
+        }
+    }
+}
+
+/// The service of [`UsageLensLayer`].
+#[derive(Debug, Clone)]
+pub struct UsageLensService<S> {
+    inner: S,
+    client: Client,
+}
+
+fn route_of<B>(req: &Request<B>) -> String {
+    #[cfg(feature = "axum")]
+    if let Some(p) = req.extensions().get::<axum::extract::MatchedPath>() {
+        return p.as_str().to_owned();
+    }
+    req.extensions()
+        .get::<RouteTemplate>()
+        .map_or_else(|| "unmatched".to_owned(), |r| r.0.clone())
+}
+
+impl<S, ReqB, ResB> Service<Request<ReqB>> for UsageLensService<S>
+where
+    S: Service<Request<ReqB>, Response = Response<ResB>>,
+    ResB: Body,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqB>) -> Self::Future {
+        let pending = Pending {
+            client: self.client.clone(),
+            route: route_of(&req),
+            method: req.method().as_str().to_owned(),
+            start: Instant::now(),
+        };
+        ResponseFuture {
+            inner: self.inner.call(req),
+            pending: Some(pending),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Pending {
+    client: Client,
+    route: String,
+    method: String,
+    start: Instant,
+}
+
+impl Pending {
+    fn record(self, status: Option<u16>, bytes: Option<u64>, serialize: Option<SerializeTiming>) {
+        let duration_ms = self.start.elapsed().as_secs_f64() * 1000.0;
+        let mut dims = Dims::new()
+            .with("route", self.route)
+            .with("method", self.method)
+            .with("source", "server");
+        let mut metrics = Metrics::new().with("duration_ms", duration_ms);
+        match status {
+            Some(s) => dims.insert("status", i64::from(s)),
+            None => dims.insert("aborted", true),
+        }
+        if let Some(b) = bytes {
+            metrics.insert("response_bytes", b);
+        }
+        if let Some(t) = serialize {
+            metrics.insert("serialize_ms", t.serialize_ms);
+            metrics.insert("serialized_bytes", t.bytes);
+        }
+        self.client.track("http", dims, metrics);
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`UsageLensService`]; if dropped before the response is
+    /// ready, the request is recorded as aborted.
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        pending: Option<Pending>,
+    }
+
+    impl<F> PinnedDrop for ResponseFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            if let Some(p) = this.project().pending.take() {
+                p.record(None, None, None);
+            }
+        }
+    }
+}
+
+impl<F, ResB, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<ResB>, E>>,
+    ResB: Body,
+{
+    type Output = Result<Response<ResB>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let out = match this.inner.poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(out) => out,
+        };
+        if let Some(p) = this.pending.take() {
+            match &out {
+                Ok(resp) => {
+                    let bytes = resp.body().size_hint().exact();
+                    let serialize = resp.extensions().get::<SerializeTiming>().copied();
+                    p.record(Some(resp.status().as_u16()), bytes, serialize);
+                }
+                // The inner service failed: no response, no status; axum maps it to 500.
+                Err(_) => p.record(Some(500), None, None),
+            }
+        }
+        Poll::Ready(out)
+    }
+}

@@ -1,0 +1,299 @@
+//! The SDK's transport and tower layer against a recording HTTP endpoint
+//! that answers as told (200, 503 with Retry-After, 400), so batching,
+//! retries and what each request carried can be asserted exactly. The real
+//! collector and store are exercised end to end in `tests/`.
+
+use std::io::Read;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::Value;
+use tower::ServiceExt;
+use usagelens::{Client, Dims, Metrics, Options, TimedJson, UsageLensLayer};
+
+#[derive(Clone, Default)]
+struct Recorder {
+    batches: Arc<Mutex<Vec<Value>>>,
+    /// Statuses to answer, in order; the last one repeats.
+    script: Arc<Mutex<Vec<u16>>>,
+}
+
+async fn collect(State(r): State<Recorder>, headers: HeaderMap, body: Bytes) -> impl IntoResponse {
+    assert_eq!(headers["content-encoding"], "gzip");
+    let mut json = String::new();
+    flate2::read::GzDecoder::new(&body[..])
+        .read_to_string(&mut json)
+        .unwrap();
+    let status = {
+        let mut s = r.script.lock().unwrap();
+        if s.len() > 1 {
+            s.remove(0)
+        } else {
+            s.first().copied().unwrap_or(200)
+        }
+    };
+    r.batches
+        .lock()
+        .unwrap()
+        .push(serde_json::from_str(&json).unwrap());
+    let mut h = HeaderMap::new();
+    if status == 503 || status == 429 {
+        h.insert("retry-after", "1".parse().unwrap());
+    }
+    (StatusCode::from_u16(status).unwrap(), h, "{}")
+}
+
+async fn recorder(script: Vec<u16>) -> (Recorder, String) {
+    let r = Recorder {
+        script: Arc::new(Mutex::new(script)),
+        ..Recorder::default()
+    };
+    let app = Router::new()
+        .route("/v1/batch", post(collect))
+        .with_state(r.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (r, url)
+}
+
+fn options(endpoint: &str) -> Options {
+    let mut o = Options::new("shop", "wk_test");
+    o.endpoint = endpoint.to_owned();
+    o.flush_interval = Duration::from_secs(3600);
+    o
+}
+
+fn events(r: &Recorder) -> Vec<Value> {
+    r.batches
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|b| b["events"].as_array().unwrap().clone())
+        .collect()
+}
+
+async fn flush(c: &Client) {
+    let c = c.clone();
+    tokio::task::spawn_blocking(move || c.flush(Duration::from_secs(10)))
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_by_size_and_on_flush_with_the_right_body() {
+    let (r, url) = recorder(vec![200]).await;
+    let mut o = options(&url);
+    o.batch_size = 3;
+    let c = Client::new(o).unwrap();
+    for i in 0..7 {
+        c.track(
+            "http",
+            Dims::new().with("route", "/users/{id}").with("i", i),
+            Metrics::new().with("duration_ms", 1.5),
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        r.batches.lock().unwrap().len(),
+        2,
+        "two full batches of 3 went at once"
+    );
+    flush(&c).await;
+    let batches = r.batches.lock().unwrap().clone();
+    assert_eq!(
+        batches
+            .iter()
+            .map(|b| b["events"].as_array().unwrap().len())
+            .collect::<Vec<_>>(),
+        [3, 3, 1]
+    );
+    assert_eq!(batches[0]["app"], "shop");
+    assert_eq!(batches[0]["key"], "wk_test");
+    assert!(batches[0]["sent_at"].is_string());
+    let evs = events(&r);
+    let mut ids: Vec<&str> = evs.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 7);
+    assert_eq!(evs[0]["props"]["route"], "/users/{id}");
+    assert_eq!(evs[0]["metrics"]["duration_ms"], 1.5);
+    assert_eq!(c.stats().sent, 7);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_by_interval() {
+    let (r, url) = recorder(vec![200]).await;
+    let mut o = options(&url);
+    o.flush_interval = Duration::from_millis(100);
+    let c = Client::new(o).unwrap();
+    c.track("page", Dims::new(), Metrics::new());
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        events(&r).len(),
+        1,
+        "a partial batch goes out after the interval"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_503_then_delivered_once() {
+    let (r, url) = recorder(vec![503, 200]).await;
+    let c = Client::new(options(&url)).unwrap();
+    c.track("x", Dims::new(), Metrics::new());
+    let t = Instant::now();
+    flush(&c).await;
+    assert!(
+        t.elapsed() >= Duration::from_millis(900),
+        "Retry-After: 1 honoured ({:?})",
+        t.elapsed()
+    );
+    let b = r.batches.lock().unwrap().clone();
+    assert_eq!(b.len(), 2);
+    assert_eq!(
+        b[0]["events"][0]["id"], b[1]["events"][0]["id"],
+        "the retry carries the same id"
+    );
+    assert_eq!(c.stats().sent, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_4xx_is_dropped_and_counted_and_invalid_events_never_leave() {
+    let (r, url) = recorder(vec![400]).await;
+    let c = Client::new(options(&url)).unwrap();
+    c.track("x", Dims::new(), Metrics::new());
+    c.track("Bad Type", Dims::new(), Metrics::new());
+    c.track("y", Dims::new().with("a.b", 1), Metrics::new());
+    c.track("z", Dims::new(), Metrics::new().with("m", f64::NAN));
+    flush(&c).await;
+    let s = c.stats();
+    assert_eq!((s.dropped_undeliverable, s.invalid, s.sent), (1, 3, 0));
+    assert_eq!(r.batches.lock().unwrap().len(), 1, "no retry of a 400");
+}
+
+#[test]
+fn the_queue_is_bounded_and_recording_never_blocks_when_the_collector_is_down() {
+    // A port nobody listens on; no tokio in this host thread.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut o = options(&format!("http://127.0.0.1:{port}"));
+    o.queue_capacity = 100;
+    o.batch_size = 10;
+    o.max_retries = 1;
+    let c = Client::new(o).unwrap();
+    let t = Instant::now();
+    for _ in 0..100_000 {
+        c.track(
+            "http",
+            Dims::new().with("route", "/x"),
+            Metrics::new().with("duration_ms", 1.0),
+        );
+    }
+    let per_call = t.elapsed() / 100_000;
+    assert!(
+        per_call < Duration::from_micros(50),
+        "recording never waits for the collector: {per_call:?}"
+    );
+    let s = c.stats();
+    assert!(s.dropped_queue_full > 99_000, "{s:?}");
+    assert_eq!(s.queued + s.dropped_queue_full, 100_000);
+    assert_eq!(
+        c.shutdown(Duration::from_millis(200)),
+        Err(usagelens::FlushError::Timeout),
+        "bounded"
+    );
+}
+
+#[test]
+fn shutdown_is_idempotent_and_the_guard_flushes_on_drop() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (r, url) = rt.block_on(recorder(vec![200]));
+    {
+        let guard = usagelens::init(options(&url)).unwrap();
+        guard.client().track("a", Dims::new(), Metrics::new());
+        guard
+            .client()
+            .time("work", || std::thread::sleep(Duration::from_millis(2)));
+        guard
+            .client()
+            .metric("queue_depth", 7.0, "items", Dims::new());
+    }
+    let evs = events(&r);
+    let types: Vec<&str> = evs.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["a", "timing", "metric"]);
+    assert!(evs[1]["metrics"]["duration_ms"].as_f64().unwrap() >= 2.0);
+    assert_eq!(evs[1]["props"]["name"], "work");
+    assert_eq!(evs[2]["props"]["unit"], "items");
+    assert_eq!(evs[2]["metrics"]["value"], 7.0);
+    let c = Client::new(options(&url)).unwrap();
+    assert_eq!(c.shutdown(Duration::from_secs(5)), Ok(()));
+    assert_eq!(
+        c.shutdown(Duration::from_secs(5)),
+        Err(usagelens::FlushError::AlreadyShutdown)
+    );
+    c.track("after", Dims::new(), Metrics::new()); // never panics
+}
+
+async fn slow() -> &'static str {
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    "late"
+}
+
+async fn user() -> TimedJson<Value> {
+    TimedJson(serde_json::json!({"name": "ada", "roles": ["admin"]}))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tower_layer_on_a_real_axum_app() {
+    let (r, url) = recorder(vec![200]).await;
+    let c = Client::new(options(&url)).unwrap();
+    let app = Router::new()
+        .route("/users/{id}", get(user))
+        .route("/slow", get(slow))
+        .layer(UsageLensLayer::new(c.clone()));
+    let call = |path: &str| {
+        app.clone().oneshot(
+            axum::http::Request::get(path)
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+    };
+    assert_eq!(call("/users/42").await.unwrap().status(), 200);
+    assert_eq!(call("/nope/7").await.unwrap().status(), 404);
+    // A request whose future is dropped (the client went away) is recorded as aborted.
+    let _ = tokio::time::timeout(Duration::from_millis(50), call("/slow")).await;
+    flush(&c).await;
+    let evs = events(&r);
+    assert_eq!(evs.len(), 3, "{evs:?}");
+    let ok = &evs[0];
+    assert_eq!(ok["type"], "http");
+    assert_eq!(
+        ok["props"]["route"], "/users/{id}",
+        "the template, never the raw path"
+    );
+    assert_eq!(ok["props"]["method"], "GET");
+    assert_eq!(ok["props"]["status"], 200);
+    assert!(ok["metrics"]["serialize_ms"].as_f64().unwrap() >= 0.0);
+    let body_len = r#"{"name":"ada","roles":["admin"]}"#.len() as f64;
+    assert_eq!(ok["metrics"]["serialized_bytes"], body_len);
+    assert_eq!(ok["metrics"]["response_bytes"], body_len);
+    assert!(ok["metrics"]["duration_ms"].as_f64().unwrap() > 0.0);
+    assert!(!evs
+        .iter()
+        .any(|e| e.to_string().contains("/users/42") || e.to_string().contains("/nope/7")));
+    assert_eq!(evs[1]["props"]["route"], "unmatched");
+    assert_eq!(evs[1]["props"]["status"], 404);
+    assert_eq!(evs[2]["props"]["route"], "/slow");
+    assert_eq!(evs[2]["props"]["aborted"], true);
+    assert!(evs[2]["props"].get("status").is_none());
+}
