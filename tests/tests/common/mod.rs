@@ -79,8 +79,13 @@ pub struct Collector {
 
 impl Collector {
     pub fn start(db: &str, extra: &[&str]) -> Self {
+        Self::start_on(db, "127.0.0.1:0", extra)
+    }
+
+    /// Starts on a given address (to restart on the same one).
+    pub fn start_on(db: &str, listen: &str, extra: &[&str]) -> Self {
         let mut child = Command::new(collector_bin())
-            .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+            .args(["serve", "--listen", listen, "--log-format", "json"])
             .args(extra)
             .env("MONGODB_URI", mongodb_uri())
             .env("USAGELENS_DATABASE", db)
