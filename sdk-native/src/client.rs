@@ -1,13 +1,15 @@
 //! The client: the host-facing API. Recording never blocks and never fails:
-//! it stamps the time and `try_send`s into a bounded queue; a full queue
-//! drops the event and counts it.
+//! it stamps the time and pushes into a bounded lock-free queue (a full
+//! queue drops the event and counts it). The worker is woken only when a
+//! batch is full, never per event, so the host pays no syscall to record.
 
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use tokio::sync::mpsc;
+use crossbeam_queue::ArrayQueue;
+use tokio::sync::{mpsc, Notify};
 use usagelens_protocol::{Dims, Metrics};
 
 use crate::options::{ConfigError, Options};
@@ -57,11 +59,21 @@ pub enum FlushError {
     AlreadyShutdown,
 }
 
+/// What the client and the worker share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub queue: ArrayQueue<Record>,
+    /// Woken when a batch is full.
+    pub batch_full: Notify,
+    pub batch_size: usize,
+    pub counters: Counters,
+    pub closed: AtomicBool,
+}
+
 #[derive(Debug)]
 struct Inner {
-    tx: mpsc::Sender<Record>,
+    shared: Arc<Shared>,
     control: mpsc::UnboundedSender<Control>,
-    counters: Arc<Counters>,
     shutdown_timeout: Duration,
 }
 
@@ -91,19 +103,23 @@ impl Client {
     /// runtime, so the host need not run tokio).
     pub fn new(options: Options) -> Result<Self, ConfigError> {
         options.validate()?;
-        let (tx, rx) = mpsc::channel(options.queue_capacity);
         let (control, control_rx) = mpsc::unbounded_channel();
-        let counters = Arc::new(Counters::default());
+        let shared = Arc::new(Shared {
+            queue: ArrayQueue::new(options.queue_capacity),
+            batch_full: Notify::new(),
+            batch_size: options.batch_size,
+            counters: Counters::default(),
+            closed: AtomicBool::new(false),
+        });
         let shutdown_timeout = options.shutdown_timeout;
-        transport::spawn(options, rx, control_rx, counters.clone()).map_err(|e| ConfigError {
+        transport::spawn(options, shared.clone(), control_rx).map_err(|e| ConfigError {
             setting: "worker",
             message: format!("cannot start the worker thread: {e}"),
         })?;
         Ok(Self {
             inner: Arc::new(Inner {
-                tx,
+                shared,
                 control,
-                counters,
                 shutdown_timeout,
             }),
         })
@@ -121,16 +137,16 @@ impl Client {
     }
 
     fn enqueue(&self, record: Record) {
-        match self.inner.tx.try_send(record) {
-            Ok(()) => {
-                self.inner.counters.queued.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(_) => {
-                self.inner
-                    .counters
-                    .dropped_queue_full
-                    .fetch_add(1, Ordering::Relaxed);
-            }
+        let s = &self.inner.shared;
+        if s.closed.load(Ordering::Relaxed) || s.queue.push(record).is_err() {
+            s.counters
+                .dropped_queue_full
+                .fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        s.counters.queued.fetch_add(1, Ordering::Relaxed);
+        if s.queue.len() >= s.batch_size {
+            s.batch_full.notify_one();
         }
     }
 
@@ -157,7 +173,7 @@ impl Client {
 
     /// What happened to recorded events so far.
     pub fn stats(&self) -> Stats {
-        let c = &self.inner.counters;
+        let c = &self.inner.shared.counters;
         Stats {
             queued: c.queued.load(Ordering::Relaxed),
             sent: c.sent.load(Ordering::Relaxed),
@@ -199,7 +215,7 @@ impl Client {
     }
 
     pub(crate) fn is_shut_down(&self) -> bool {
-        self.inner.tx.is_closed()
+        self.inner.shared.closed.load(Ordering::Relaxed)
     }
 
     pub(crate) fn shutdown_timeout(&self) -> Duration {

@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use usagelens_protocol::delivery::{backoff_ms, classify, Outcome};
 use usagelens_protocol::{Batch, Event, Timestamp};
 
-use crate::client::{Counters, Record};
+use crate::client::{Record, Shared};
 use crate::options::Options;
 
 /// Control messages, apart from the event queue so a full queue never delays them.
@@ -44,9 +44,8 @@ fn next_id() -> String {
 
 pub(crate) fn spawn(
     options: Options,
-    rx: mpsc::Receiver<Record>,
+    shared: Arc<Shared>,
     control: mpsc::UnboundedReceiver<Control>,
-    counters: Arc<Counters>,
 ) -> std::io::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -63,9 +62,9 @@ pub(crate) fn spawn(
                 url: options.batch_url(),
                 options,
                 http,
-                counters,
+                shared,
             };
-            runtime.block_on(worker.run(rx, control));
+            runtime.block_on(worker.run(control));
         })?;
     Ok(())
 }
@@ -74,15 +73,11 @@ struct Worker {
     options: Options,
     url: String,
     http: reqwest::Client,
-    counters: Arc<Counters>,
+    shared: Arc<Shared>,
 }
 
 impl Worker {
-    async fn run(
-        self,
-        mut rx: mpsc::Receiver<Record>,
-        mut control: mpsc::UnboundedReceiver<Control>,
-    ) {
+    async fn run(self, mut control: mpsc::UnboundedReceiver<Control>) {
         let mut buf: Vec<Record> = Vec::with_capacity(self.options.batch_size);
         let period = self.options.flush_interval;
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
@@ -94,38 +89,40 @@ impl Worker {
                     let (ack, stop) = match c {
                         Some(Control::Flush(ack)) => (Some(ack), false),
                         Some(Control::Shutdown(ack)) => (Some(ack), true),
+                        // Every client handle is gone: deliver what is left and stop.
                         None => (None, true),
                     };
-                    while let Ok(r) = rx.try_recv() {
-                        buf.push(r);
+                    if stop {
+                        self.shared.closed.store(true, Ordering::Relaxed);
                     }
+                    self.drain(&mut buf, usize::MAX);
                     self.send_all(&mut buf).await;
                     if let Some(ack) = ack {
                         let _ = ack.send(());
                     }
                     if stop {
-                        rx.close();
                         return;
                     }
                 }
-                r = rx.recv() => match r {
-                    Some(r) => {
-                        buf.push(r);
-                        if buf.len() >= self.options.batch_size {
-                            self.send_all(&mut buf).await;
-                        }
-                    }
-                    // Every client handle is gone: deliver what is left and stop.
-                    None => {
+                () = self.shared.batch_full.notified() => {
+                    while self.shared.queue.len() >= self.options.batch_size {
+                        self.drain(&mut buf, self.options.batch_size);
                         self.send_all(&mut buf).await;
-                        return;
                     }
-                },
+                }
                 _ = tick.tick() => {
-                    if !buf.is_empty() {
-                        self.send_all(&mut buf).await;
-                    }
+                    self.drain(&mut buf, usize::MAX);
+                    self.send_all(&mut buf).await;
                 }
+            }
+        }
+    }
+
+    fn drain(&self, buf: &mut Vec<Record>, max: usize) {
+        while buf.len() < max {
+            match self.shared.queue.pop() {
+                Some(r) => buf.push(r),
+                None => break,
             }
         }
     }
@@ -150,7 +147,7 @@ impl Worker {
             if e.validate(&batch.context).is_ok() {
                 batch.events.push(e);
             } else {
-                self.counters.invalid.fetch_add(1, Ordering::Relaxed);
+                self.shared.counters.invalid.fetch_add(1, Ordering::Relaxed);
             }
         }
         let n = batch.events.len() as u64;
@@ -163,7 +160,8 @@ impl Worker {
             let body = match gzip_json(&batch) {
                 Some(b) => b,
                 None => {
-                    self.counters
+                    self.shared
+                        .counters
                         .dropped_undeliverable
                         .fetch_add(n, Ordering::Relaxed);
                     return;
@@ -189,11 +187,12 @@ impl Worker {
             };
             match classify(status, retry_after.as_deref()) {
                 Outcome::Done => {
-                    self.counters.sent.fetch_add(n, Ordering::Relaxed);
+                    self.shared.counters.sent.fetch_add(n, Ordering::Relaxed);
                     return;
                 }
                 Outcome::Drop => {
-                    self.counters
+                    self.shared
+                        .counters
                         .dropped_undeliverable
                         .fetch_add(n, Ordering::Relaxed);
                     return;
@@ -204,7 +203,8 @@ impl Worker {
                 Outcome::Retry => {
                     attempt += 1;
                     if attempt > self.options.max_retries {
-                        self.counters
+                        self.shared
+                            .counters
                             .dropped_undeliverable
                             .fetch_add(n, Ordering::Relaxed);
                         return;

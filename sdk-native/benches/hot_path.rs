@@ -1,0 +1,130 @@
+//! The host's cost of the SDK (BENCHMARKS.md). Run with
+//! `cargo bench -p usagelens-sdk-native --features axum --bench hot_path`.
+//!
+//! - recording one `http` event with three dimensions, against the
+//!   `opentelemetry` SDK's histogram `record` with the same three attributes,
+//!   in the same run;
+//! - the latency the tower layer adds to a request of a real axum app,
+//!   against the same app without it;
+//! - the same with the collector down: the queue fills, events are dropped
+//!   and counted, and the request latency does not change.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use axum::routing::get;
+use axum::Router;
+use criterion::{criterion_group, criterion_main, Criterion};
+use opentelemetry::metrics::MeterProvider as _;
+use opentelemetry::KeyValue;
+use tower::ServiceExt;
+use usagelens::{Client, Dims, Metrics, Options, UsageLensLayer};
+
+/// A client whose endpoint is a closed port: sends fail at once and the
+/// worker drops batches after no retry; `capacity` decides whether
+/// recording hits the accept path or the full-queue path.
+fn client(capacity: usize) -> Client {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut o = Options::new("bench", "wk_bench");
+    o.endpoint = format!("http://127.0.0.1:{port}");
+    o.queue_capacity = capacity;
+    o.batch_size = 1000;
+    o.flush_interval = Duration::from_secs(3600);
+    o.max_retries = 0;
+    Client::new(o).unwrap()
+}
+
+fn record(c: &mut Criterion) {
+    let mut g = c.benchmark_group("record_http_event_3_dims");
+    // Every iteration takes the accept path: a fresh client per sample, with room for all of it.
+    g.bench_function("usagelens_track", |b| {
+        b.iter_custom(|iters| {
+            let client = client(iters as usize + 1);
+            let start = Instant::now();
+            for _ in 0..iters {
+                client.track(
+                    "http",
+                    Dims::new()
+                        .with("route", "/users/{id}")
+                        .with("method", "GET")
+                        .with("status", 200),
+                    Metrics::new().with("duration_ms", black_box(1.25)),
+                );
+            }
+            let t = start.elapsed();
+            assert_eq!(client.stats().dropped_queue_full, 0);
+            t
+        })
+    });
+    let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder()
+        .with_reader(opentelemetry_sdk::metrics::ManualReader::builder().build())
+        .build();
+    let histogram = provider
+        .meter("bench")
+        .f64_histogram("http.server.duration")
+        .build();
+    g.bench_function("opentelemetry_histogram_record", |b| {
+        b.iter(|| {
+            histogram.record(
+                black_box(1.25),
+                &[
+                    KeyValue::new("route", "/users/{id}"),
+                    KeyValue::new("method", "GET"),
+                    KeyValue::new("status", 200),
+                ],
+            )
+        })
+    });
+    g.finish();
+}
+
+async fn hello() -> &'static str {
+    "hello"
+}
+
+fn layer(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let plain = Router::new().route("/users/{id}", get(hello));
+    let sdk = client(1 << 22);
+    let with = Router::new()
+        .route("/users/{id}", get(hello))
+        .layer(UsageLensLayer::new(sdk.clone()));
+    let down = client(1000); // tiny queue: it stays full, every event is dropped and counted
+    let saturated = Router::new()
+        .route("/users/{id}", get(hello))
+        .layer(UsageLensLayer::new(down.clone()));
+    let mut g = c.benchmark_group("axum_request");
+    for (name, app) in [
+        ("without_layer", plain),
+        ("with_layer", with),
+        ("with_layer_collector_down", saturated),
+    ] {
+        g.bench_function(name, |b| {
+            b.to_async(&rt).iter(|| {
+                let app = app.clone();
+                async move {
+                    let req = axum::http::Request::get("/users/42")
+                        .body(axum::body::Body::empty())
+                        .unwrap();
+                    black_box(app.oneshot(req).await.unwrap())
+                }
+            })
+        });
+    }
+    g.finish();
+    eprintln!("collector down: {:?}", down.stats());
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().measurement_time(Duration::from_secs(5));
+    targets = record, layer
+}
+criterion_main!(benches);
