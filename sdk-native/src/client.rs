@@ -12,6 +12,8 @@ use crossbeam_queue::ArrayQueue;
 use tokio::sync::{mpsc, Notify};
 use usagelens_protocol::{Dims, Metrics};
 
+use crate::attrs::{Attrs, Measures};
+
 use crate::options::{ConfigError, Options};
 use crate::transport::{self, Control};
 
@@ -20,8 +22,8 @@ use crate::transport::{self, Control};
 pub(crate) struct Record {
     pub kind: Cow<'static, str>,
     pub ts_ms: i64,
-    pub dims: Dims,
-    pub metrics: Metrics,
+    pub attrs: Attrs,
+    pub measures: Measures,
 }
 
 /// Counters of what happened to recorded events.
@@ -128,11 +130,28 @@ impl Client {
     /// Records an event of type `kind` (`^[a-z][a-z0-9_.-]{0,63}$`). Never
     /// blocks, never fails: a full queue drops it and counts it.
     pub fn track(&self, kind: impl Into<Cow<'static, str>>, dims: Dims, metrics: Metrics) {
+        self.record(kind, dims.into(), metrics.into());
+    }
+
+    /// Records an event without allocating on the calling thread when the
+    /// names and string values are `'static` and there are at most four
+    /// dimensions and two metrics: the hot path for per-request events.
+    ///
+    /// ```no_run
+    /// # let client = usagelens::Client::new(usagelens::Options::new("shop", "wk_…")).unwrap();
+    /// use usagelens::{Attrs, Measures};
+    /// client.record(
+    ///     "http",
+    ///     Attrs::new().with("route", "/users/{id}").with("method", "GET").with("status", 200),
+    ///     Measures::new().with("duration_ms", 1.25),
+    /// );
+    /// ```
+    pub fn record(&self, kind: impl Into<Cow<'static, str>>, attrs: Attrs, measures: Measures) {
         self.enqueue(Record {
             kind: kind.into(),
             ts_ms: now_ms(),
-            dims,
-            metrics,
+            attrs,
+            measures,
         });
     }
 
@@ -144,8 +163,10 @@ impl Client {
                 .fetch_add(1, Ordering::Relaxed);
             return;
         }
-        s.counters.queued.fetch_add(1, Ordering::Relaxed);
-        if s.queue.len() >= s.batch_size {
+        // Wake the worker once per `batch_size` events (the count is a cheap
+        // proxy for a full batch; the interval flush covers the rest).
+        let n = s.counters.queued.fetch_add(1, Ordering::Relaxed) + 1;
+        if n % s.batch_size as u64 == 0 {
             s.batch_full.notify_one();
         }
     }

@@ -14,11 +14,11 @@ use std::time::Instant;
 
 use http::{Request, Response};
 use http_body::Body;
+use std::borrow::Cow;
 use tower::{Layer, Service};
-use usagelens_protocol::{Dims, Metrics};
 
 use crate::serialize::SerializeTiming;
-use crate::Client;
+use crate::{Attrs, Client, Measures};
 
 /// A route template for services that do not use axum's router: insert it
 /// into the request's extensions before the layer sees the request.
@@ -82,7 +82,7 @@ where
         let pending = Pending {
             client: self.client.clone(),
             route: route_of(&req),
-            method: req.method().as_str().to_owned(),
+            method: method_name(req.method()),
             start: Instant::now(),
         };
         ResponseFuture {
@@ -96,30 +96,45 @@ where
 struct Pending {
     client: Client,
     route: String,
-    method: String,
+    method: Cow<'static, str>,
     start: Instant,
+}
+
+/// The standard methods as static strings: no allocation per request.
+fn method_name(m: &http::Method) -> Cow<'static, str> {
+    use http::Method;
+    Cow::Borrowed(match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => return Cow::Owned(m.as_str().to_owned()),
+    })
 }
 
 impl Pending {
     fn record(self, status: Option<u16>, bytes: Option<u64>, serialize: Option<SerializeTiming>) {
         let duration_ms = self.start.elapsed().as_secs_f64() * 1000.0;
-        let mut dims = Dims::new()
+        let mut attrs = Attrs::new()
             .with("route", self.route)
             .with("method", self.method)
             .with("source", "server");
-        let mut metrics = Metrics::new().with("duration_ms", duration_ms);
         match status {
-            Some(s) => dims.insert("status", i64::from(s)),
-            None => dims.insert("aborted", true),
+            Some(s) => attrs.push("status", s),
+            None => attrs.push("aborted", true),
         }
+        let mut measures = Measures::new().with("duration_ms", duration_ms);
         if let Some(b) = bytes {
-            metrics.insert("response_bytes", b);
+            measures.push("response_bytes", b as f64);
         }
         if let Some(t) = serialize {
-            metrics.insert("serialize_ms", t.serialize_ms);
-            metrics.insert("serialized_bytes", t.bytes);
+            measures.push("serialize_ms", t.serialize_ms);
+            measures.push("serialized_bytes", t.bytes as f64);
         }
-        self.client.track("http", dims, metrics);
+        self.client.record("http", attrs, measures);
     }
 }
 

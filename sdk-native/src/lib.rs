@@ -55,6 +55,7 @@
 //! [`Client::flush`] and [`Client::shutdown`] are bounded by a timeout and
 //! idempotent; the [`Guard`] returned by [`init`] shuts down on drop.
 
+mod attrs;
 mod client;
 #[cfg(feature = "tower")]
 mod layer;
@@ -63,6 +64,7 @@ mod options;
 mod serialize;
 mod transport;
 
+pub use attrs::{Attrs, Measures, Value};
 pub use client::{init, Client, FlushError, Guard, Stats};
 #[cfg(feature = "tower")]
 pub use layer::{ResponseFuture, RouteTemplate, UsageLensLayer, UsageLensService};

@@ -142,8 +142,8 @@ impl Worker {
         for r in records {
             let mut e = Event::new(next_id(), r.kind.into_owned());
             e.ts = Some(Timestamp::from_millis(r.ts_ms));
-            e.props = r.dims;
-            e.metrics = r.metrics;
+            e.props = r.attrs.into_dims();
+            e.metrics = r.measures.into_metrics();
             if e.validate(&batch.context).is_ok() {
                 batch.events.push(e);
             } else {
