@@ -33,6 +33,28 @@ pub fn timed_json<T: Serialize + ?Sized>(
     Ok((json, timing))
 }
 
+impl crate::Client {
+    /// Serializes `value` to JSON, records a `timing` event (`name`,
+    /// `serialize_ms`, `bytes`) and returns the JSON.
+    pub fn serialize_json<T: Serialize + ?Sized>(
+        &self,
+        name: &'static str,
+        value: &T,
+    ) -> Result<Vec<u8>, serde_json::Error> {
+        let (json, t) = timed_json(value)?;
+        self.record(
+            "timing",
+            crate::Attrs::new()
+                .with("name", name)
+                .with("kind", "serialize"),
+            crate::Measures::new()
+                .with("serialize_ms", t.serialize_ms)
+                .with("bytes", t.bytes as f64),
+        );
+        Ok(json)
+    }
+}
+
 #[cfg(feature = "axum")]
 mod axum_json {
     use axum::http::{header, HeaderValue, StatusCode};

@@ -227,10 +227,18 @@ fn shutdown_is_idempotent_and_the_guard_flushes_on_drop() {
         guard
             .client()
             .metric("queue_depth", 7.0, "items", Dims::new());
+        let json = guard
+            .client()
+            .serialize_json("report", &serde_json::json!({"rows": [1, 2, 3]}))
+            .unwrap();
+        assert_eq!(json, br#"{"rows":[1,2,3]}"#);
     }
     let evs = events(&r);
     let types: Vec<&str> = evs.iter().map(|e| e["type"].as_str().unwrap()).collect();
-    assert_eq!(types, ["a", "timing", "metric"]);
+    assert_eq!(types, ["a", "timing", "metric", "timing"]);
+    assert_eq!(evs[3]["props"]["name"], "report");
+    assert_eq!(evs[3]["metrics"]["bytes"], 16.0);
+    assert!(evs[3]["metrics"]["serialize_ms"].as_f64().unwrap() >= 0.0);
     assert!(evs[1]["metrics"]["duration_ms"].as_f64().unwrap() >= 2.0);
     assert_eq!(evs[1]["props"]["name"], "work");
     assert_eq!(evs[2]["props"]["unit"], "items");
