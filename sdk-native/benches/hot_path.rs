@@ -70,6 +70,33 @@ fn record(c: &mut Criterion) {
             total
         })
     });
+    // The same with the type and dimensions bound once (`Client::bind`).
+    let bound = sdk.bind(
+        "http",
+        Attrs::new()
+            .with("route", "/users/{id}")
+            .with("method", "GET")
+            .with("status", 200),
+    );
+    g.bench_function("usagelens_bound_record", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut left = iters;
+            while left > 0 {
+                let n = left.min(1 << 15);
+                let start = Instant::now();
+                for _ in 0..n {
+                    bound.record(Measures::new().with("duration_ms", black_box(1.25)));
+                }
+                total += start.elapsed();
+                left -= n;
+                while sdk.stats().queued > sdk.stats().dropped_undeliverable + 1000 {
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+            }
+            total
+        })
+    });
     let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder()
         .with_reader(opentelemetry_sdk::metrics::ManualReader::builder().build())
         .build();

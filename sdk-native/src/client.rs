@@ -26,6 +26,17 @@ pub(crate) struct Record {
     pub measures: Measures,
 }
 
+/// An event of a [`BoundEvent`]: its shape is shared, so the record is small.
+#[derive(Debug)]
+pub(crate) struct BoundRecord {
+    pub shape: u32,
+    pub ts_ms: i64,
+    pub measures: Measures,
+}
+
+/// A bound event type and its dimensions.
+pub(crate) type Shape = (Cow<'static, str>, Attrs);
+
 /// Counters of what happened to recorded events.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -65,6 +76,9 @@ pub enum FlushError {
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub queue: ArrayQueue<Record>,
+    /// Events of bound shapes: a separate ring of small records.
+    pub bound_queue: ArrayQueue<BoundRecord>,
+    pub shapes: std::sync::RwLock<Vec<Arc<Shape>>>,
     /// Woken when a batch is full.
     pub batch_full: Notify,
     pub batch_size: usize,
@@ -108,6 +122,8 @@ impl Client {
         let (control, control_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             queue: ArrayQueue::new(options.queue_capacity),
+            bound_queue: ArrayQueue::new(options.queue_capacity),
+            shapes: std::sync::RwLock::new(Vec::new()),
             batch_full: Notify::new(),
             batch_size: options.batch_size,
             counters: Counters::default(),
@@ -157,7 +173,13 @@ impl Client {
 
     fn enqueue(&self, record: Record) {
         let s = &self.inner.shared;
-        if s.closed.load(Ordering::Relaxed) || s.queue.push(record).is_err() {
+        let accepted = !s.closed.load(Ordering::Relaxed) && s.queue.push(record).is_ok();
+        self.admitted(accepted);
+    }
+
+    fn admitted(&self, accepted: bool) {
+        let s = &self.inner.shared;
+        if !accepted {
             s.counters
                 .dropped_queue_full
                 .fetch_add(1, Ordering::Relaxed);
@@ -168,6 +190,35 @@ impl Client {
         let n = s.counters.queued.fetch_add(1, Ordering::Relaxed) + 1;
         if n % s.batch_size as u64 == 0 {
             s.batch_full.notify_one();
+        }
+    }
+
+    /// Binds an event type and its dimensions once, for events recorded
+    /// often with the same dimensions (one route's `http` events, a queue's
+    /// depth): each [`BoundEvent::record`] then only stamps the time and the
+    /// metrics. Bind each shape once (at start-up, or cached): bindings live
+    /// as long as the client.
+    ///
+    /// ```no_run
+    /// # let client = usagelens::Client::new(usagelens::Options::new("shop", "wk_…")).unwrap();
+    /// use usagelens::{Attrs, Measures};
+    /// let get_user = client.bind(
+    ///     "http",
+    ///     Attrs::new().with("route", "/users/{id}").with("method", "GET").with("status", 200),
+    /// );
+    /// get_user.record(Measures::new().with("duration_ms", 1.25));
+    /// ```
+    pub fn bind(&self, kind: impl Into<Cow<'static, str>>, attrs: Attrs) -> BoundEvent {
+        let mut shapes = self
+            .inner
+            .shared
+            .shapes
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        shapes.push(Arc::new((kind.into(), attrs)));
+        BoundEvent {
+            client: self.clone(),
+            shape: (shapes.len() - 1) as u32,
         }
     }
 
@@ -241,6 +292,30 @@ impl Client {
 
     pub(crate) fn shutdown_timeout(&self) -> Duration {
         self.inner.shutdown_timeout
+    }
+}
+
+/// An event type with its dimensions, bound once by [`Client::bind`].
+#[derive(Debug, Clone)]
+pub struct BoundEvent {
+    client: Client,
+    shape: u32,
+}
+
+impl BoundEvent {
+    /// Records one event with the bound dimensions and `measures`. Never
+    /// blocks, never fails, never allocates for up to two metrics.
+    pub fn record(&self, measures: Measures) {
+        let s = &self.client.inner.shared;
+        let accepted = !s.closed.load(Ordering::Relaxed)
+            && s.bound_queue
+                .push(BoundRecord {
+                    shape: self.shape,
+                    ts_ms: now_ms(),
+                    measures,
+                })
+                .is_ok();
+        self.client.admitted(accepted);
     }
 }
 

@@ -65,7 +65,7 @@ mod serialize;
 mod transport;
 
 pub use attrs::{Attrs, Measures, Value};
-pub use client::{init, Client, FlushError, Guard, Stats};
+pub use client::{init, BoundEvent, Client, FlushError, Guard, Stats};
 #[cfg(feature = "tower")]
 pub use layer::{ResponseFuture, RouteTemplate, UsageLensLayer, UsageLensService};
 pub use memory::rss_bytes;

@@ -105,7 +105,7 @@ impl Worker {
                     }
                 }
                 () = self.shared.batch_full.notified() => {
-                    while self.shared.queue.len() >= self.options.batch_size {
+                    while self.shared.queue.len() + self.shared.bound_queue.len() >= self.options.batch_size {
                         self.drain(&mut buf, self.options.batch_size);
                         self.send_all(&mut buf).await;
                     }
@@ -124,6 +124,24 @@ impl Worker {
                 Some(r) => buf.push(r),
                 None => break,
             }
+        }
+        if buf.len() >= max || self.shared.bound_queue.is_empty() {
+            return;
+        }
+        let shapes = self.shared.shapes.read().unwrap_or_else(|p| p.into_inner());
+        while buf.len() < max {
+            let Some(b) = self.shared.bound_queue.pop() else {
+                break;
+            };
+            let Some(shape) = shapes.get(b.shape as usize) else {
+                continue;
+            };
+            buf.push(Record {
+                kind: shape.0.clone(),
+                ts_ms: b.ts_ms,
+                attrs: shape.1.clone(),
+                measures: b.measures,
+            });
         }
     }
 

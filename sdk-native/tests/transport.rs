@@ -305,3 +305,49 @@ async fn the_tower_layer_on_a_real_axum_app() {
     assert_eq!(evs[2]["props"]["aborted"], true);
     assert!(evs[2]["props"].get("status").is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bound_events_carry_their_dimensions() {
+    let (r, url) = recorder(vec![200]).await;
+    let c = Client::new(options(&url)).unwrap();
+    let get_user = c.bind(
+        "http",
+        usagelens::Attrs::new()
+            .with("route", "/users/{id}")
+            .with("method", "GET")
+            .with("status", 200),
+    );
+    let queue = c.bind(
+        "metric",
+        usagelens::Attrs::new().with("name", "queue_depth"),
+    );
+    for i in 0..3 {
+        get_user.record(usagelens::Measures::new().with("duration_ms", f64::from(i)));
+    }
+    queue.record(usagelens::Measures::new().with("value", 7.0));
+    c.record(
+        "page",
+        usagelens::Attrs::new().with("path", String::from("/x")),
+        usagelens::Measures::new(),
+    );
+    flush(&c).await;
+    let mut evs = events(&r);
+    evs.sort_by(|a, b| a["type"].as_str().cmp(&b["type"].as_str()));
+    let http: Vec<&Value> = evs.iter().filter(|e| e["type"] == "http").collect();
+    assert_eq!(http.len(), 3);
+    for (i, e) in http.iter().enumerate() {
+        assert_eq!(
+            e["props"],
+            serde_json::json!({"route": "/users/{id}", "method": "GET", "status": 200})
+        );
+        assert!(e["metrics"]["duration_ms"].as_f64().unwrap() <= 2.0, "{i}");
+    }
+    let metric = evs.iter().find(|e| e["type"] == "metric").unwrap();
+    assert_eq!(metric["props"]["name"], "queue_depth");
+    assert_eq!(metric["metrics"]["value"], 7.0);
+    assert_eq!(
+        evs.iter().find(|e| e["type"] == "page").unwrap()["props"]["path"],
+        "/x"
+    );
+    assert_eq!(c.stats().sent, 5);
+}
