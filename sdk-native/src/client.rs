@@ -44,7 +44,7 @@ pub struct Stats {
     pub queued: u64,
     /// Delivered (the collector stored them, or had them already).
     pub sent: u64,
-    /// Dropped because the queue was full (the collector slow or down).
+    /// Dropped because the queue was full (the collector slow or down), or recorded after shutdown.
     pub dropped_queue_full: u64,
     /// Dropped after the collector refused them (4xx) or retries ran out.
     pub dropped_undeliverable: u64,

@@ -351,3 +351,30 @@ async fn bound_events_carry_their_dimensions() {
     );
     assert_eq!(c.stats().sent, 5);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_memory_sampler_sends_rss_until_shutdown() {
+    let (r, url) = recorder(vec![200]).await;
+    let c = Client::new(options(&url)).unwrap();
+    c.start_memory_sampler(Duration::from_millis(50)).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let c2 = c.clone();
+    tokio::task::spawn_blocking(move || c2.shutdown(Duration::from_secs(5)))
+        .await
+        .unwrap()
+        .unwrap();
+    let evs = events(&r);
+    assert!(evs.len() >= 3, "a sample every 50 ms: {}", evs.len());
+    for e in &evs {
+        assert_eq!(e["type"], "memory");
+        assert_eq!(e["props"]["source"], "server");
+        assert!(e["metrics"]["rss_bytes"].as_f64().unwrap() > 1e6);
+    }
+    let after = c.stats().queued;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        c.stats().queued,
+        after,
+        "the sampler stopped with the client"
+    );
+}
