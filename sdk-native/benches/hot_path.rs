@@ -134,11 +134,40 @@ fn layer(c: &mut Criterion) {
         .build()
         .unwrap();
     let plain = Router::new().route("/users/{id}", get(hello));
-    let sdk = client(1 << 22);
+    // A collector stand-in that answers 200 at once, on its own thread: the
+    // worker really sends while the layer is measured.
+    let sink = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let sink_addr = sink.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            sink.set_nonblocking(true).unwrap();
+            let listener = tokio::net::TcpListener::from_std(sink).unwrap();
+            let app = Router::new().route("/v1/batch", axum::routing::post(|| async { "{}" }));
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    let mut o = Options::new("bench", "wk_bench");
+    o.endpoint = format!("http://{sink_addr}");
+    o.queue_capacity = 1 << 16;
+    o.batch_size = 1000;
+    let sdk = Client::new(o).unwrap();
     let with = Router::new()
         .route("/users/{id}", get(hello))
         .layer(UsageLensLayer::new(sdk.clone()));
-    let down = client(1000); // tiny queue: it stays full, every event is dropped and counted
+    // A saturated collector: it accepts connections and never answers, so the
+    // worker waits on its request while the tiny queue stays full and every
+    // event is dropped and counted.
+    let stuck = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut o = Options::new("bench", "wk_bench");
+    o.endpoint = format!("http://{}", stuck.local_addr().unwrap());
+    o.queue_capacity = 1000;
+    o.batch_size = 1000;
+    o.request_timeout = Duration::from_secs(600);
+    let down = Client::new(o).unwrap();
     let saturated = Router::new()
         .route("/users/{id}", get(hello))
         .layer(UsageLensLayer::new(down.clone()));
@@ -146,7 +175,7 @@ fn layer(c: &mut Criterion) {
     for (name, app) in [
         ("without_layer", plain),
         ("with_layer", with),
-        ("with_layer_collector_down", saturated),
+        ("with_layer_collector_saturated", saturated),
     ] {
         g.bench_function(name, |b| {
             b.to_async(&rt).iter(|| {
@@ -161,7 +190,9 @@ fn layer(c: &mut Criterion) {
         });
     }
     g.finish();
-    eprintln!("collector down: {:?}", down.stats());
+    eprintln!("collector healthy: {:?}", sdk.stats());
+    eprintln!("collector saturated: {:?}", down.stats());
+    drop(stuck);
 }
 
 criterion_group! {
