@@ -47,7 +47,10 @@ pub struct ReportData {
 
 /// `GET /api/reports/{id}`; 404 for an unknown id.
 pub async fn get(Path(id): Path<u32>) -> Result<TimedJson<ReportData>, StatusCode> {
-    let &(id, name, rows) = REPORTS.iter().find(|r| r.0 == id).ok_or(StatusCode::NOT_FOUND)?;
+    let &(id, name, rows) = REPORTS
+        .iter()
+        .find(|r| r.0 == id)
+        .ok_or(StatusCode::NOT_FOUND)?;
     // The big report is slow on the server side too.
     if rows > 100_000 {
         tokio::time::sleep(Duration::from_millis(150)).await;

@@ -48,7 +48,11 @@ fn user_of(q: &AsUser) -> User {
     let id = q
         .user
         .as_deref()
-        .filter(|u| !u.is_empty() && u.len() <= 64 && u.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        .filter(|u| {
+            !u.is_empty()
+                && u.len() <= 64
+                && u.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
         .unwrap_or("ada")
         .to_owned();
     let roles = match id.bytes().map(u32::from).sum::<u32>() % 3 {
@@ -67,7 +71,11 @@ async fn reports(State(s): State<SiteState>, Query(q): Query<AsUser>) -> Html<St
     Html(pages::reports(&s.cfg, &user_of(&q)))
 }
 
-async fn report(State(s): State<SiteState>, Path(id): Path<u32>, Query(q): Query<AsUser>) -> Html<String> {
+async fn report(
+    State(s): State<SiteState>,
+    Path(id): Path<u32>,
+    Query(q): Query<AsUser>,
+) -> Html<String> {
     Html(pages::report(&s.cfg, &user_of(&q), id))
 }
 
@@ -94,7 +102,13 @@ async fn slow(State(s): State<SiteState>, Query(q): Query<AsUser>) -> Html<Strin
 }
 
 async fn heavy() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/javascript"), (header::CACHE_CONTROL, "no-store")], pages::heavy_asset())
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        pages::heavy_asset(),
+    )
 }
 
 /// The site's router: pages, the heavy asset, and the API behind the SDK's layer.

@@ -13,7 +13,11 @@ struct Args {
     #[arg(long, env = "DEMO_LISTEN", default_value = "127.0.0.1:3000")]
     listen: std::net::SocketAddr,
     /// The collector's base URL.
-    #[arg(long, env = "USAGELENS_ENDPOINT", default_value = "http://127.0.0.1:8080")]
+    #[arg(
+        long,
+        env = "USAGELENS_ENDPOINT",
+        default_value = "http://127.0.0.1:8080"
+    )]
     collector: String,
     /// The app id.
     #[arg(long, env = "USAGELENS_APP", default_value = "demo")]
@@ -25,7 +29,9 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt().with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .init();
     let args = Args::parse();
     let mut options = Options::new(args.app.clone(), args.write_key.clone());
     options.endpoint = args.collector.clone();

@@ -124,7 +124,11 @@ pub fn report(cfg: &SiteConfig, user: &User, id: u32) -> String {
 
 /// Settings: controls with defaults, so the beacon can tell kept from changed.
 pub fn settings(cfg: &SiteConfig, user: &User, saved: bool) -> String {
-    let note = if saved { "<p role=status>Saved.</p>" } else { "" };
+    let note = if saved {
+        "<p role=status>Saved.</p>"
+    } else {
+        ""
+    };
     let body = format!(
         r#"<h1>Settings</h1>{note}
 <form id="settings" method="post" action="/settings">
@@ -168,7 +172,9 @@ window.addEventListener('load', function () {
 
 /// About 400 KB of script: a heavy asset for the load breakdown.
 pub fn heavy_asset() -> String {
-    let mut s = String::from("window.crunch=function(){var t=0;for(var i=0;i<200000;i++){t+=i%7}return t};\n");
+    let mut s = String::from(
+        "window.crunch=function(){var t=0;for(var i=0;i<200000;i++){t+=i%7}return t};\n",
+    );
     s.push_str("window.__table=[");
     for i in 0..20_000 {
         s.push_str(&format!("{{\"k\":{i},\"v\":\"row-{i:08}\"}},"));

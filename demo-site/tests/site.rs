@@ -11,7 +11,11 @@ use usagelens_demo_site::{app, SiteConfig};
 
 fn site() -> (axum::Router, Client) {
     // The SDK's collector is a closed port here: recording is what is checked.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut o = Options::new("demo", "wk_demo");
     o.endpoint = format!("http://127.0.0.1:{port}");
     o.flush_interval = Duration::from_secs(3600);
@@ -25,7 +29,11 @@ fn site() -> (axum::Router, Client) {
 }
 
 async fn get(app: &axum::Router, path: &str) -> (StatusCode, String) {
-    let resp = app.clone().oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+    let resp = app
+        .clone()
+        .oneshot(Request::get(path).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
     let status = resp.status();
     let body = resp.into_body().collect().await.unwrap().to_bytes();
     (status, String::from_utf8_lossy(&body).into_owned())
@@ -34,7 +42,14 @@ async fn get(app: &axum::Router, path: &str) -> (StatusCode, String) {
 #[tokio::test]
 async fn every_page_carries_the_beacon_the_user_and_the_roles() {
     let (app, _) = site();
-    for path in ["/", "/trends", "/reports", "/reports/2", "/settings", "/slow?as=grace"] {
+    for path in [
+        "/",
+        "/trends",
+        "/reports",
+        "/reports/2",
+        "/settings",
+        "/slow?as=grace",
+    ] {
         let (status, html) = get(&app, path).await;
         assert_eq!(status, 200, "{path}");
         assert!(html.contains(r#"<script async src="http://127.0.0.1:8080/beacon.js" data-app="demo" data-key="wk_demo"></script>"#), "{path}");
@@ -44,14 +59,24 @@ async fn every_page_carries_the_beacon_the_user_and_the_roles() {
     let (_, html) = get(&app, "/?as=grace").await;
     assert!(html.contains(r#"usagelens.identify("grace")"#));
     let (_, html) = get(&app, "/?as=%3Cscript%3E").await;
-    assert!(html.contains(r#"usagelens.identify("ada")"#), "odd user names fall back to the default");
+    assert!(
+        html.contains(r#"usagelens.identify("ada")"#),
+        "odd user names fall back to the default"
+    );
 }
 
 #[tokio::test]
 async fn widgets_and_controls_with_defaults() {
     let (app, _) = site();
     let (_, home) = get(&app, "/").await;
-    for w in ["toolbar-new", "toolbar-refresh", "export-menu", "export-csv", "archive-all", "tab-trends"] {
+    for w in [
+        "toolbar-new",
+        "toolbar-refresh",
+        "export-menu",
+        "export-csv",
+        "archive-all",
+        "tab-trends",
+    ] {
         assert!(home.contains(&format!(r#"data-usage-widget="{w}""#)), "{w}");
     }
     assert!(home.contains("data-usage-ignore"));

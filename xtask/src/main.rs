@@ -311,16 +311,32 @@ fn ensure_wasm_target() -> Result<()> {
 
 fn demo(args: &[&str]) -> Result<()> {
     let mut listen = "127.0.0.1:8080".to_owned();
+    let mut site_listen = "127.0.0.1:3000".to_owned();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match *a {
             "--listen" => listen = it.next().context("--listen needs an address")?.to_string(),
-            other => bail!("unknown option `{other}` (demo takes --listen ADDR)"),
+            "--site-listen" => {
+                site_listen = it
+                    .next()
+                    .context("--site-listen needs an address")?
+                    .to_string()
+            }
+            other => {
+                bail!("unknown option `{other}` (demo takes --listen ADDR and --site-listen ADDR)")
+            }
         }
     }
     let beacon_dir = build_beacon()?;
-    step("building the collector");
-    run(cargo().args(["build", "--quiet", "-p", "usagelens-collector"]))?;
+    step("building the collector and the demo site");
+    run(cargo().args([
+        "build",
+        "--quiet",
+        "-p",
+        "usagelens-collector",
+        "-p",
+        "usagelens-demo-site",
+    ]))?;
     let state = root().join(".usagelens");
     let (uri, _store) = store_uri(Some(&state.join("store")))?;
     let bin = target_dir().join("debug").join("usagelens-collector");
@@ -394,8 +410,30 @@ fn demo(args: &[&str]) -> Result<()> {
     wait_for_port(port, &mut child, "the collector", &log)?;
     let write_key = json_field(&keys, "write_key").unwrap_or_default();
     let read_token = json_field(&keys, "read_token").unwrap_or_default();
+
+    step(&format!("starting the demo site on {site_listen}"));
+    let site_log = state.join("demo-site.log");
+    let mut site = Command::new(target_dir().join("debug").join("usagelens-demo-site"))
+        .args([
+            "--listen",
+            &site_listen,
+            "--collector",
+            &format!("http://{listen}"),
+        ])
+        .args(["--app", "demo", "--write-key", &write_key])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&site_log)?)
+        .spawn()?;
+    let site_port: u16 = site_listen
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .context("--site-listen must end in :PORT")?;
+    wait_for_port(site_port, &mut site, "the demo site", &site_log)?;
+    let _site = KillOnDrop(site);
     println!(
         "\nUsageLens is running.\n\
+         \n  demo site   http://{site_listen}   (open it in a browser; ?as=<user> signs in as another user)\
          \n  collector   http://{listen}   (health: http://{listen}/healthz)\
          \n  store       {uri}\
          \n  app         demo\
@@ -414,6 +452,16 @@ fn demo(args: &[&str]) -> Result<()> {
         bail!("the collector exited with {status}");
     }
     Ok(())
+}
+
+/// A child process stopped when the task ends.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 fn store_only(_args: &[&str]) -> Result<()> {
