@@ -91,8 +91,12 @@ async fn settings(State(s): State<SiteState>, Query(q): Query<Saved>) -> Html<St
     Html(pages::settings(&s.cfg, &user, q.saved.is_some()))
 }
 
-async fn save_settings(Form(_form): Form<Vec<(String, String)>>) -> Redirect {
-    Redirect::to("/settings?saved=1")
+async fn save_settings(
+    Query(q): Query<AsUser>,
+    Form(_form): Form<Vec<(String, String)>>,
+) -> Redirect {
+    // The signed-in user stays signed in (`user_of` only lets safe names through).
+    Redirect::to(&format!("/settings?saved=1&as={}", user_of(&q).id))
 }
 
 async fn slow(State(s): State<SiteState>, Query(q): Query<AsUser>) -> Html<String> {

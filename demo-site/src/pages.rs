@@ -124,6 +124,7 @@ pub fn report(cfg: &SiteConfig, user: &User, id: u32) -> String {
 
 /// Settings: controls with defaults, so the beacon can tell kept from changed.
 pub fn settings(cfg: &SiteConfig, user: &User, saved: bool) -> String {
+    let user_id = &user.id;
     let note = if saved {
         "<p role=status>Saved.</p>"
     } else {
@@ -131,7 +132,7 @@ pub fn settings(cfg: &SiteConfig, user: &User, saved: bool) -> String {
     };
     let body = format!(
         r#"<h1>Settings</h1>{note}
-<form id="settings" method="post" action="/settings">
+<form id="settings" method="post" action="/settings?as={user}">
   <p><label>Theme <select name="theme"><option value="light" selected>Light</option><option value="dark">Dark</option><option value="system">System</option></select></label></p>
   <p>Default export:
     <label><input type="radio" name="export_format" value="csv" checked> CSV</label>
@@ -149,7 +150,8 @@ pub fn settings(cfg: &SiteConfig, user: &User, saved: bool) -> String {
   <p><label>API password <input type="password" name="api_password"></label></p>
   <p><button type="submit" data-usage-widget="settings-save">Save</button>
      <button type="reset" data-usage-widget="settings-reset">Reset</button></p>
-</form>"#
+</form>"#,
+        user = user_id
     );
     layout(cfg, user, "Settings", &body)
 }

@@ -230,8 +230,15 @@ fn test(extra: &[&str]) -> Result<()> {
     ensure_browser_tools()?;
     let beacon_dir = build_beacon()?;
     let chromedriver = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| CHROMEDRIVER.to_owned());
-    step("building the collector binary for the end-to-end tests");
-    run(cargo().args(["build", "--quiet", "-p", "usagelens-collector"]))?;
+    step("building the collector and demo site binaries for the end-to-end tests");
+    run(cargo().args([
+        "build",
+        "--quiet",
+        "-p",
+        "usagelens-collector",
+        "-p",
+        "usagelens-demo-site",
+    ]))?;
     let (uri, _store) = store_uri(None)?;
     step("running the tests (unit, integration, end-to-end, browser; benchmarks once each, in test mode)");
     let bin = target_dir().join("debug").join("usagelens-collector");
