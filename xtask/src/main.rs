@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         ["bench", "ingest", rest @ ..] => bench_ingest(rest),
         ["bench", "beacon", rest @ ..] => bench_beacon(rest),
         ["store", rest @ ..] => store_only(rest),
+        ["simulate", rest @ ..] => simulate(rest),
         _ => {
             eprintln!(
                 "usage: cargo xtask <task>\n\n\
@@ -43,7 +44,8 @@ fn main() -> ExitCode {
                  beacon            build the browser beacon into target/beacon\n  \
                  bench ingest      the ingest benchmarks (see BENCHMARKS.md)\n  \
                  bench beacon      the beacon's main-thread cost in headless Chromium\n  \
-                 store             run only the local store\n\n\
+                 store             run only the local store\n  \
+                 simulate [--users N] [--history 7d]   drive the running demo like real users\n\n\
                  With MONGODB_URI set, tasks use that server instead of a local store."
             );
             return ExitCode::from(2);
@@ -459,6 +461,36 @@ fn demo(args: &[&str]) -> Result<()> {
         bail!("the collector exited with {status}");
     }
     Ok(())
+}
+
+/// `cargo xtask simulate`: drives the demo that `cargo xtask demo` runs.
+fn simulate(args: &[&str]) -> Result<()> {
+    let keys_file = root().join(".usagelens").join("demo-app.json");
+    let keys = std::fs::read_to_string(&keys_file).with_context(|| {
+        format!(
+            "{} is missing: start the demo first (`cargo xtask demo` in another terminal)",
+            keys_file.display()
+        )
+    })?;
+    let write_key = json_field(&keys, "write_key").context("no write key in demo-app.json")?;
+    if TcpStream::connect("127.0.0.1:3000").is_err() {
+        bail!("the demo site is not running on 127.0.0.1:3000: start `cargo xtask demo` in another terminal first");
+    }
+    if !args.contains(&"--history") {
+        ensure_browser_tools()?;
+    }
+    run(cargo()
+        .args([
+            "run",
+            "--quiet",
+            "-p",
+            "usagelens-demo-site",
+            "--bin",
+            "usagelens-simulate",
+            "--",
+        ])
+        .args(["--write-key", &write_key])
+        .args(args))
 }
 
 /// A child process stopped when the task ends.
