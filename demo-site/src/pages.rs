@@ -76,7 +76,8 @@ pub fn home(cfg: &SiteConfig, user: &User) -> String {
   <button class="tab" role="tab" data-usage-widget="tab-raw">Raw data</button>
 </div>
 <section id="panel"><p>Loading reports…</p></section>
-<p><button id="feedback" data-usage-ignore>Send private feedback (not tracked)</button></p>
+<p><button id="help-button" type="button">Help</button>
+   <button id="feedback" data-usage-ignore>Send private feedback (not tracked)</button></p>
 <script>
 // The JSON API below is served through the native SDK's tower layer.
 function load() {

@@ -95,6 +95,7 @@ async fn what_a_user_does_on_the_demo_is_stored_once() {
         "[data-usage-widget=export-menu] summary",
         "[data-usage-widget=export-csv]",
         "[data-usage-widget=tab-trends]",
+        "#help-button",
         "[data-usage-ignore]",
     ] {
         c.find(Locator::Css(sel))
@@ -195,9 +196,10 @@ async fn what_a_user_does_on_the_demo_is_stored_once() {
             "export-menu",
             "export-csv",
             "tab-trends",
+            "help-button",
             "settings-save"
         ],
-        "named widgets, once each; nothing for the ignored button"
+        "named widgets and an unnamed button (by its id), once each; nothing for the ignored button"
     );
     let pages: Vec<&str> = of("page")
         .iter()
