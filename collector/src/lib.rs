@@ -7,6 +7,7 @@
 //! | module | concept |
 //! |---|---|
 //! | [`ingest`] | the batch endpoint: decode, authenticate, validate, store |
+//! | [`query`] | `POST /v1/query`: group and filter by any dimension, one pipeline per query |
 //! | [`store`] | MongoDB collections, indexes, writes, error classification |
 //! | [`apps`] | apps, write keys, read tokens, allowed origins |
 //! | [`catalog`] | the dimension catalog, kept without a write per event |
@@ -46,6 +47,7 @@ pub mod config;
 pub mod enrich;
 pub mod error;
 pub mod ingest;
+pub mod query;
 pub mod ratelimit;
 pub mod server;
 pub mod store;

@@ -58,6 +58,7 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/v1/batch", post(handle_batch).options(handle_preflight))
+        .route("/v1/query", post(crate::query::handle_query))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/beacon.js", get(beacon::handle_tag))
