@@ -550,3 +550,122 @@ pub async fn handle_query(
         Err(e) => e.into_response(),
     }
 }
+
+/// `?app=` of the catalog endpoints.
+#[derive(Debug, Deserialize)]
+pub struct AppParam {
+    /// The app.
+    pub app: String,
+}
+
+/// One catalog entry as `GET /v1/dimensions` answers it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CatalogEntry {
+    /// The name.
+    pub name: String,
+    /// `dimension` or `metric`.
+    pub field: String,
+    /// Value kinds seen: `string`, `number`, `bool`, `list`.
+    pub kinds: Vec<String>,
+    /// Event types it appeared on.
+    pub types: Vec<String>,
+    /// First seen (RFC 3339).
+    pub first_seen: String,
+    /// Last seen (RFC 3339).
+    pub last_seen: String,
+}
+
+fn strings(d: &Document, k: &str) -> Vec<String> {
+    d.get_array(k)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn rfc3339(d: &Document, k: &str) -> String {
+    d.get_datetime(k)
+        .map(|t| Timestamp::from_millis(t.timestamp_millis()).to_rfc3339())
+        .unwrap_or_default()
+}
+
+/// `GET /v1/dimensions?app=`: every dimension and metric name the app has
+/// sent (hidden ones left out), so users discover custom dimensions.
+pub async fn handle_dimensions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Query(p): axum::extract::Query<AppParam>,
+) -> Response {
+    let result = async {
+        usagelens_protocol::batch::check_app(&p.app).map_err(|e| invalid(format!("app: {e}")))?;
+        authorize(&state, &headers, &p.app).await?;
+        // Names noted since the last flush are part of the answer.
+        state.catalog.flush(&state.store).await?;
+        let docs: Vec<Document> = state
+            .store
+            .collection(crate::store::CATALOG)
+            .find(doc! { "app": &p.app, "hidden": { "$ne": true } })
+            .sort(doc! { "name": 1, "field": 1 })
+            .await
+            .map_err(StoreError::from)?
+            .try_collect()
+            .await
+            .map_err(StoreError::from)?;
+        let entries: Vec<CatalogEntry> = docs
+            .iter()
+            .map(|d| CatalogEntry {
+                name: d.get_str("name").unwrap_or_default().to_owned(),
+                field: d.get_str("field").unwrap_or_default().to_owned(),
+                kinds: strings(d, "kinds"),
+                types: strings(d, "types"),
+                first_seen: rfc3339(d, "first_seen"),
+                last_seen: rfc3339(d, "last_seen"),
+            })
+            .collect();
+        Ok::<_, QueryError>(entries)
+    }
+    .await;
+    match result {
+        Ok(e) => Json(e).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `POST /v1/dimensions/{name}/hide?app=`: retires a name from the catalog;
+/// the events keep their data.
+pub async fn handle_hide(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    axum::extract::Query(p): axum::extract::Query<AppParam>,
+) -> Response {
+    let result = async {
+        usagelens_protocol::batch::check_app(&p.app).map_err(|e| invalid(format!("app: {e}")))?;
+        check_name("name", &name)?;
+        authorize(&state, &headers, &p.app).await?;
+        state.catalog.flush(&state.store).await?;
+        let r = state
+            .store
+            .collection(crate::store::CATALOG)
+            .update_many(
+                doc! { "app": &p.app, "name": &name },
+                doc! { "$set": { "hidden": true } },
+            )
+            .await
+            .map_err(StoreError::from)?;
+        if r.matched_count == 0 {
+            return Err(invalid(format!(
+                "name: app `{}` has no dimension or metric `{name}`",
+                p.app
+            )));
+        }
+        Ok(serde_json::json!({ "name": name, "hidden": true }))
+    }
+    .await;
+    match result {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => e.into_response(),
+    }
+}

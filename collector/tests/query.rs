@@ -422,3 +422,99 @@ async fn auth_and_hostile_names() {
     }
     env.drop_db().await;
 }
+
+#[tokio::test]
+async fn the_dimension_catalog_lists_and_hides_names() {
+    let env = TestEnv::new().await;
+    let token = env.app.read_token.clone();
+    let body = json!({"app": "demo", "context": {"plan": "pro"}, "events": [
+        {"id": "c1", "type": "click", "ts": T0, "props": {"widget": "w", "roles": ["a"]}, "metrics": {"duration_ms": 3}},
+        {"id": "c2", "type": "page", "ts": T0 + 60_000, "props": {"widget": 7}},
+    ]});
+    assert_eq!(env.post_json(body.to_string()).await.status, 200);
+    let get = |t: String| {
+        env.send(
+            Request::get("/v1/dimensions?app=demo")
+                .header("authorization", format!("Bearer {t}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+    };
+    let r = get(token.clone()).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let names: Vec<(String, String)> = r
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["name"].as_str().unwrap().to_owned(),
+                e["field"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("duration_ms".into(), "metric".into()),
+            ("plan".into(), "dimension".into()),
+            ("roles".into(), "dimension".into()),
+            ("widget".into(), "dimension".into()),
+        ]
+    );
+    let widget = r
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "widget")
+        .unwrap();
+    assert_eq!(widget["kinds"], json!(["number", "string"]));
+    assert_eq!(widget["types"], json!(["click", "page"]));
+    assert_eq!(widget["first_seen"], "2026-03-28T12:00:00.000Z");
+    assert_eq!(widget["last_seen"], "2026-03-28T12:01:00.000Z");
+
+    let hide = |name: &str, t: &str| {
+        env.send(
+            Request::post(format!("/v1/dimensions/{name}/hide?app=demo"))
+                .header("authorization", format!("Bearer {t}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+    };
+    assert_eq!(hide("plan", &token).await.status, 200);
+    hide("nope", &token)
+        .await
+        .assert_error(400, "invalid_query", "no dimension or metric `nope`");
+    hide("$where", &token)
+        .await
+        .assert_error(400, "invalid_query", "not a valid name");
+    hide("plan", "rt_bad")
+        .await
+        .assert_error(401, "unauthorized", "unknown read token");
+    let r = get(token.clone()).await;
+    assert!(
+        !r.text.contains("\"plan\""),
+        "hidden from the catalog: {}",
+        r.text
+    );
+    // The data is untouched, and a new sighting does not bring it back.
+    env.post_json(
+        json!({"app": "demo", "events": [{"id": "c3", "type": "x", "props": {"plan": "free"}}]})
+            .to_string(),
+    )
+    .await;
+    assert!(!get(token.clone()).await.text.contains("\"plan\""));
+    let q = query(
+        &env,
+        &token,
+        json!({"app": "demo", "where": [{"dim": "plan", "op": "exists", "value": true}]}),
+    )
+    .await;
+    assert_eq!(rows(&q)[0][0], json!(3));
+    get("rt_bad".into())
+        .await
+        .assert_error(401, "unauthorized", "unknown read token");
+    env.drop_db().await;
+}
