@@ -27,6 +27,40 @@ enum Command {
     /// Manage apps: their write keys, read tokens and allowed origins.
     #[command(subcommand)]
     Apps(AppsCommand),
+    /// Query the events directly in the store (the same engine as POST /v1/query).
+    Query(QueryArgs),
+}
+
+/// `usagelens-collector query --app demo --type click --group-by widget --measure count --since 7d`
+#[derive(Debug, clap::Args)]
+struct QueryArgs {
+    /// App id.
+    #[arg(long)]
+    app: String,
+    /// Event type (repeatable).
+    #[arg(long = "type")]
+    types: Vec<String>,
+    /// Group by this dimension (repeatable).
+    #[arg(long = "group-by")]
+    group_by: Vec<String>,
+    /// `count`, `users`, `sessions`, or `<fn>:<metric>` like `p95:duration_ms` (repeatable; default count).
+    #[arg(long = "measure")]
+    measures: Vec<String>,
+    /// Only events of the last N minutes/hours/days (`30m`, `12h`, `7d`).
+    #[arg(long)]
+    since: Option<String>,
+    /// Bucket by `minute | hour | day | week | month`.
+    #[arg(long)]
+    interval: Option<String>,
+    /// Time zone of the buckets.
+    #[arg(long)]
+    tz: Option<String>,
+    /// Most rows.
+    #[arg(long, default_value_t = 50)]
+    limit: u32,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -113,6 +147,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!("stopped");
         }
         Command::Apps(cmd) => apps_command(&store, cmd).await?,
+        Command::Query(q) => query_command(&store, q).await?,
     }
     Ok(())
 }
@@ -141,5 +176,106 @@ async fn apps_command(store: &Store, cmd: AppsCommand) -> anyhow::Result<()> {
         }
     };
     println!("{out}");
+    Ok(())
+}
+
+fn since_ms(s: &str) -> anyhow::Result<i64> {
+    let (n, unit) = s.split_at(s.len().saturating_sub(1));
+    let n: i64 = n
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--since: write like 30m, 12h or 7d"))?;
+    let ms = match unit {
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => anyhow::bail!("--since: write like 30m, 12h or 7d"),
+    };
+    let now = mongodb::bson::DateTime::now().timestamp_millis();
+    Ok(now - n * ms)
+}
+
+async fn query_command(store: &Store, a: QueryArgs) -> anyhow::Result<()> {
+    let measures: Vec<serde_json::Value> = a
+        .measures
+        .iter()
+        .map(|m| match m.split_once(':') {
+            Some((f, of)) => serde_json::json!({"fn": f, "of": of}),
+            None => serde_json::json!(m),
+        })
+        .collect();
+    let mut q = serde_json::json!({
+        "app": a.app, "group_by": a.group_by, "measures": measures, "limit": a.limit,
+    });
+    if !a.types.is_empty() {
+        q["types"] = serde_json::json!(a.types);
+    }
+    if let Some(s) = &a.since {
+        q["from"] = serde_json::json!(since_ms(s)?);
+    }
+    if let Some(i) = &a.interval {
+        q["interval"] = serde_json::json!(i);
+    }
+    if let Some(tz) = &a.tz {
+        q["tz"] = serde_json::json!(tz);
+    }
+    if !a.group_by.is_empty() && a.interval.is_none() {
+        // Most first, as a ranking is what a grouped query usually asks.
+        let first = match a.measures.first().map(String::as_str) {
+            None | Some("count") => "count".to_owned(),
+            Some(m) => m.replace(':', "_"),
+        };
+        q["order_by"] = serde_json::json!([{"by": first, "desc": true}]);
+    }
+    let req: crate::query::QueryRequest = serde_json::from_value(q)?;
+    let plan = crate::query::compile(&req)?;
+    let rows = crate::query::execute(store, &plan).await?;
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({"columns": plan.columns, "rows": rows})
+        );
+        return Ok(());
+    }
+    let cell = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "(none)".into(),
+        other => other.to_string(),
+    };
+    let table: Vec<Vec<String>> = rows.iter().map(|r| r.iter().map(cell).collect()).collect();
+    let widths: Vec<usize> = plan
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            table
+                .iter()
+                .map(|r| r[i].chars().count())
+                .chain([c.len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: &[String]| {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_owned()
+    };
+    println!("{}", line(&plan.columns));
+    println!(
+        "{}",
+        widths
+            .iter()
+            .map(|w| "-".repeat(*w))
+            .collect::<Vec<_>>()
+            .join("  ")
+    );
+    for r in &table {
+        println!("{}", line(r));
+    }
     Ok(())
 }

@@ -462,11 +462,10 @@ fn bson_to_json(b: Option<&Bson>) -> serde_json::Value {
 
 /// Runs a compiled plan.
 pub async fn execute(
-    state: &AppState,
+    store: &crate::store::Store,
     plan: &Plan,
 ) -> Result<Vec<Vec<serde_json::Value>>, QueryError> {
-    let cursor = state
-        .store
+    let cursor = store
         .collection(EVENTS)
         .aggregate(plan.pipeline.clone())
         .max_time(QUERY_TIME_LIMIT)
@@ -537,7 +536,7 @@ pub async fn handle_query(
         let q: QueryRequest = serde_json::from_slice(&body).map_err(|e| invalid(format!("the body is not a valid query: {e}")))?;
         authorize(&state, &headers, &q.app).await?;
         let plan = compile(&q)?;
-        let rows = execute(&state, &plan).await?;
+        let rows = execute(&state.store, &plan).await?;
         let mut meta = serde_json::json!({ "took_ms": started.elapsed().as_secs_f64() * 1000.0, "plan": "raw" });
         if q.explain {
             meta["pipeline"] = Bson::Array(plan.pipeline.iter().cloned().map(Bson::Document).collect()).into_relaxed_extjson();

@@ -189,3 +189,91 @@ fn shutdown_finishes_the_batch_in_flight_and_flushes_the_catalog() {
     );
     store.drop_db();
 }
+
+#[test]
+fn the_query_command_prints_a_ranking() {
+    let db = unique_db();
+    let app = cli_json(&db, &["apps", "create", "demo"]);
+    let c = Collector::start(&db, &[]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let mut events = Vec::new();
+    for (i, w) in [
+        "export-csv",
+        "export-csv",
+        "export-csv",
+        "refresh",
+        "refresh",
+        "share",
+    ]
+    .iter()
+    .enumerate()
+    {
+        events.push(json!({"id": format!("e{i}"), "type": "click", "ts": now - 1000, "props": {"widget": w}}));
+    }
+    events.push(json!({"id": "old", "type": "click", "ts": now - 10 * 86_400_000_i64, "props": {"widget": "share"}}));
+    events.push(json!({"id": "p", "type": "page", "ts": now - 1000, "props": {"widget": "share"}}));
+    let resp = reqwest::blocking::Client::new()
+        .post(c.url("/v1/batch"))
+        .header("content-type", "application/json")
+        .body(json!({"app": "demo", "key": app["write_key"], "events": events}).to_string())
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let out = cli(
+        &db,
+        &[
+            "query",
+            "--app",
+            "demo",
+            "--type",
+            "click",
+            "--group-by",
+            "widget",
+            "--measure",
+            "count",
+            "--since",
+            "7d",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<Vec<&str>> = text
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(lines[0], ["widget", "count"]);
+    assert_eq!(
+        &lines[2..],
+        [
+            vec!["export-csv", "3"],
+            vec!["refresh", "2"],
+            vec!["share", "1"]
+        ],
+        "{text}"
+    );
+    // All types, all time: `share` also has the old click and the page view.
+    let all = cli_json(
+        &db,
+        &["query", "--app", "demo", "--group-by", "widget", "--json"],
+    );
+    assert_eq!(all["columns"], json!(["widget", "count"]));
+    let share = all["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r[0] == "share")
+        .unwrap()
+        .clone();
+    assert_eq!(share[1], 3);
+    let bad = cli(&db, &["query", "--app", "demo", "--group-by", "$where"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("group_by[0]"));
+    Db::open(&db).drop_db();
+}
