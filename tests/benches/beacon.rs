@@ -13,7 +13,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::browser::{free_port, serve_pages, Browser};
+use common::browser::{app_and_collector, free_port, serve_pages, Browser};
 use common::*;
 use serde_json::{json, Value};
 
@@ -66,15 +66,7 @@ async fn main() {
     let db = unique_db();
     let page_port = free_port();
     let origin = format!("http://127.0.0.1:{page_port}");
-    let (app, collector) = tokio::task::spawn_blocking({
-        let (db, origin) = (db.clone(), origin.clone());
-        move || {
-            let app = cli_json(&db, &["apps", "create", "demo", "--origin", &origin]);
-            (app, Collector::start(&db, &["--rate-limit-ip", "0"]))
-        }
-    })
-    .await
-    .unwrap();
+    let (app, collector) = app_and_collector(&db, &origin, &["--rate-limit-ip", "0"]).await;
     let with = page(Some((
         &format!("http://{}", collector.addr),
         app["write_key"].as_str().unwrap(),

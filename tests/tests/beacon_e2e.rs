@@ -7,9 +7,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::browser::{free_port, serve_pages, Browser};
+use common::browser::{app_and_collector, free_port, serve_pages, stored_events, Browser};
 use common::*;
-use fantoccini::Locator;
 use mongodb::bson::{doc, Document};
 
 const PAGE: &str = r#"<!doctype html>
@@ -31,18 +30,6 @@ usagelens.identify("u-42"); usagelens.set("roles", ["admin", "analyst"]);</scrip
 </form>
 </body></html>"#;
 
-async fn stored(db: &mongodb::Database, filter: Document) -> Vec<Document> {
-    use futures_util::TryStreamExt;
-    db.collection::<Document>("events")
-        .find(filter)
-        .sort(doc! {"ts": 1, "_id": 1})
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_script_tag_captures_clicks_choices_and_the_load_breakdown() {
     assert!(
@@ -53,20 +40,8 @@ async fn the_script_tag_captures_clicks_choices_and_the_load_breakdown() {
     // The page's origin must be allowed before the app exists, so pick its port first.
     let page_port = free_port();
     let origin = format!("http://127.0.0.1:{page_port}");
-    let app = tokio::task::spawn_blocking({
-        let db_name = db_name.clone();
-        let origin = origin.clone();
-        move || cli_json(&db_name, &["apps", "create", "demo", "--origin", &origin])
-    })
-    .await
-    .unwrap();
+    let (app, collector) = app_and_collector(&db_name, &origin, &[]).await;
     let key = app["write_key"].as_str().unwrap().to_owned();
-    let collector = tokio::task::spawn_blocking({
-        let db_name = db_name.clone();
-        move || Collector::start(&db_name, &[])
-    })
-    .await
-    .unwrap();
     let html = PAGE
         .replace("@@COLLECTOR@@", &format!("http://{}", collector.addr))
         .replace("@@KEY@@", &key);
@@ -86,54 +61,14 @@ async fn the_script_tag_captures_clicks_choices_and_the_load_breakdown() {
     );
 
     // What a user does.
-    c.find(Locator::Css("#export span"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.find(Locator::Css("#save-report"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.find(Locator::Css("#hidden"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.find(Locator::Css("#plain"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.find(Locator::Css("#theme"))
-        .await
-        .unwrap()
-        .select_by_value("dark")
-        .await
-        .unwrap();
-    c.find(Locator::Css("#title"))
-        .await
-        .unwrap()
-        .send_keys(" Quarterly secret plan")
-        .await
-        .unwrap();
-    c.find(Locator::Css("#pw"))
-        .await
-        .unwrap()
-        .send_keys("hunter2")
-        .await
-        .unwrap();
-    c.find(Locator::Css("#apply"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.click("#export span").await;
+    browser.click("#save-report").await;
+    browser.click("#hidden").await;
+    browser.click("#plain").await;
+    browser.select("#theme", "dark").await;
+    browser.type_into("#title", " Quarterly secret plan").await;
+    browser.type_into("#pw", "hunter2").await;
+    browser.click("#apply").await;
     c.execute(
         "usagelens.track('report.exported', {format: 'csv'}, {rows: 42})",
         vec![],
@@ -150,7 +85,7 @@ async fn the_script_tag_captures_clicks_choices_and_the_load_breakdown() {
     let deadline = Instant::now() + Duration::from_secs(15);
     let mut events = Vec::new();
     while Instant::now() < deadline {
-        events = stored(&store, doc! {"app": "demo"}).await;
+        events = stored_events(&store, doc! {"app": "demo"}).await;
         if events
             .iter()
             .any(|e| e.get_str("type") == Ok("report.exported"))

@@ -9,9 +9,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::browser::{free_port, Browser};
+use common::browser::{app_and_collector, free_port, stored_events, Browser};
 use common::*;
-use fantoccini::Locator;
 use mongodb::bson::{doc, Document};
 
 fn site_bin() -> PathBuf {
@@ -32,18 +31,6 @@ impl Drop for Site {
     }
 }
 
-async fn events(db: &mongodb::Database) -> Vec<Document> {
-    use futures_util::TryStreamExt;
-    db.collection::<Document>("events")
-        .find(doc! {})
-        .sort(doc! {"ts": 1, "_id": 1})
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap()
-}
-
 fn dims(e: &Document) -> &Document {
     e.get_document("dims").unwrap()
 }
@@ -57,15 +44,7 @@ async fn what_a_user_does_on_the_demo_is_stored_once() {
     let db_name = unique_db();
     let site_port = free_port();
     let origin = format!("http://127.0.0.1:{site_port}");
-    let (app, collector) = tokio::task::spawn_blocking({
-        let (db, origin) = (db_name.clone(), origin.clone());
-        move || {
-            let app = cli_json(&db, &["apps", "create", "demo", "--origin", &origin]);
-            (app, Collector::start(&db, &["--rate-limit-ip", "0"]))
-        }
-    })
-    .await
-    .unwrap();
+    let (app, collector) = app_and_collector(&db_name, &origin, &["--rate-limit-ip", "0"]).await;
     let _site = Site(
         Command::new(site_bin())
             .args(["--listen", &format!("127.0.0.1:{site_port}")])
@@ -98,36 +77,16 @@ async fn what_a_user_does_on_the_demo_is_stored_once() {
         "#help-button",
         "[data-usage-ignore]",
     ] {
-        c.find(Locator::Css(sel))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        browser.click(sel).await;
     }
     // Settings: change the theme, keep the rest, save (the form navigates).
     c.goto(&format!("{origin}/settings?as=e2e-user"))
         .await
         .unwrap();
     browser.wait_for_beacon().await;
-    c.find(Locator::Css("[name=theme]"))
-        .await
-        .unwrap()
-        .select_by_value("dark")
-        .await
-        .unwrap();
-    c.find(Locator::Css("[name=api_password]"))
-        .await
-        .unwrap()
-        .send_keys("s3cret")
-        .await
-        .unwrap();
-    c.find(Locator::Css("[data-usage-widget=settings-save]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.select("[name=theme]", "dark").await;
+    browser.type_into("[name=api_password]", "s3cret").await;
+    browser.click("[data-usage-widget=settings-save]").await;
     let deadline = Instant::now() + Duration::from_secs(20);
     while !c.current_url().await.unwrap().as_str().contains("saved=1") {
         assert!(Instant::now() < deadline, "the form did not navigate");
@@ -160,7 +119,7 @@ async fn what_a_user_does_on_the_demo_is_stored_once() {
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut all = Vec::new();
     while Instant::now() < deadline {
-        all = events(&store).await;
+        all = stored_events(&store, doc! {}).await;
         let slow_load = all
             .iter()
             .any(|e| e.get_str("type") == Ok("load") && dims(e).get_str("page") == Ok("/slow"));

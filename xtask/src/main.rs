@@ -411,11 +411,7 @@ fn demo(args: &[&str]) -> Result<()> {
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log)?)
         .spawn()?;
-    let port: u16 = listen
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .context("--listen must end in :PORT")?;
+    let port = port_of(&listen, "--listen")?;
     wait_for_port(port, &mut child, "the collector", &log)?;
     let write_key = json_field(&keys, "write_key").unwrap_or_default();
     let read_token = json_field(&keys, "read_token").unwrap_or_default();
@@ -433,11 +429,7 @@ fn demo(args: &[&str]) -> Result<()> {
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&site_log)?)
         .spawn()?;
-    let site_port: u16 = site_listen
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .context("--site-listen must end in :PORT")?;
+    let site_port = port_of(&site_listen, "--site-listen")?;
     wait_for_port(site_port, &mut site, "the demo site", &site_log)?;
     let _site = KillOnDrop(site);
     println!(
@@ -491,6 +483,14 @@ fn simulate(args: &[&str]) -> Result<()> {
         ])
         .args(["--write-key", &write_key])
         .args(args))
+}
+
+/// The port of an `ADDR:PORT` option.
+fn port_of(addr: &str, flag: &str) -> Result<u16> {
+    addr.rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .with_context(|| format!("{flag} must end in :PORT"))
 }
 
 /// A child process stopped when the task ends.

@@ -4,7 +4,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fantoccini::{Client, ClientBuilder};
+use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
 /// A free port on loopback (for a server whose address must be known first).
@@ -77,6 +77,42 @@ impl Browser {
         Self { driver, client }
     }
 
+    /// Clicks the element `css` selects.
+    pub async fn click(&self, css: &str) {
+        let el = self
+            .client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"));
+        el.click()
+            .await
+            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    }
+
+    /// Types `text` into the element `css` selects.
+    pub async fn type_into(&self, css: &str, text: &str) {
+        let el = self
+            .client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"));
+        el.send_keys(text)
+            .await
+            .unwrap_or_else(|e| panic!("type into {css}: {e}"));
+    }
+
+    /// Selects the option of value `value` in the select `css` selects.
+    pub async fn select(&self, css: &str, value: &str) {
+        let el = self
+            .client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"));
+        el.select_by_value(value)
+            .await
+            .unwrap_or_else(|e| panic!("select {value} in {css}: {e}"));
+    }
+
     /// Waits until the beacon has replaced the stub on the current page.
     pub async fn wait_for_beacon(&self) {
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -103,4 +139,36 @@ impl Drop for Browser {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
+}
+
+/// An app `demo` whose allowed origin is `origin`, and a collector for it
+/// (started off the async runtime: the CLI and the process start block).
+pub async fn app_and_collector(
+    db: &str,
+    origin: &str,
+    extra: &'static [&'static str],
+) -> (serde_json::Value, super::Collector) {
+    let (db, origin) = (db.to_owned(), origin.to_owned());
+    tokio::task::spawn_blocking(move || {
+        let app = super::cli_json(&db, &["apps", "create", "demo", "--origin", &origin]);
+        (app, super::Collector::start(&db, extra))
+    })
+    .await
+    .unwrap()
+}
+
+/// The events stored in `db` matching `filter`, oldest first.
+pub async fn stored_events(
+    db: &mongodb::Database,
+    filter: mongodb::bson::Document,
+) -> Vec<mongodb::bson::Document> {
+    use futures_util::TryStreamExt;
+    db.collection::<mongodb::bson::Document>("events")
+        .find(filter)
+        .sort(mongodb::bson::doc! {"ts": 1, "_id": 1})
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap()
 }
