@@ -7,6 +7,9 @@
 //! - a network error, 408 and other 5xx: retry with exponential backoff and jitter.
 //! - other 4xx: the collector will never take it: drop and count.
 
+use alloc::string::String;
+use alloc::vec::Vec;
+
 /// What to do with a batch after the collector answered (or did not).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {

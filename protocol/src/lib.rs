@@ -48,17 +48,36 @@
 //! assert!(err.contains("invalid dimension name `$where`"), "{err}");
 //! ```
 
+//!
+//! ## Without `std`
+//!
+//! With `default-features = false` the crate is `no_std` (it needs `alloc`)
+//! and holds only [`limits`], [`names`] and [`delivery`]: what the browser
+//! beacon shares with the other SDKs, without serde in its wasm.
+
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+#[cfg(feature = "std")]
 pub mod batch;
 pub mod delivery;
 pub mod limits;
 pub mod names;
+#[cfg(feature = "std")]
 pub mod response;
+#[cfg(feature = "std")]
 pub mod timestamp;
+#[cfg(feature = "std")]
 pub mod value;
 
+#[cfg(feature = "std")]
 pub use batch::{Batch, Event, RawBatch, ValidationError};
+#[cfg(feature = "std")]
 pub use response::{BatchResponse, ErrorBody, ErrorDetail, Rejected};
+#[cfg(feature = "std")]
 pub use timestamp::Timestamp;
+#[cfg(feature = "std")]
 pub use value::{DimValue, Dims, ListItem, Metrics};
 
 /// The protocol version this crate describes; the collector serves it under `/v1/`.

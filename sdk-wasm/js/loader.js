@@ -26,14 +26,15 @@
     cfg.endpoint = cfg.endpoint || new URL("/v1/batch", s.src).href;
     var wasmUrl = new URL("/beacon/@@WASM_FILE@@", s.src).href;
   } catch (e) { return; }
+  var __ulh = /*@@HOST@@*/;
 /*@@GLUE@@*/
   try {
     wasm_bindgen({ module_or_path: wasmUrl }).then(function () {
-      var t0 = performance.now();
-      var api = wasm_bindgen.start_beacon(cfg);
+      var t0 = performance.now(), api = wasm_bindgen;
+      var on = api.start_beacon(cfg);
       // The beacon's own main-thread start-up cost, visible in devtools.
       try { performance.measure("usagelens:init", { start: t0, end: performance.now() }); } catch (e) {}
-      if (!api) return;
+      if (!on) return;
       var real = { __usagelens: true, push: function (c) { call(c); } };
       function call(c) {
         try {

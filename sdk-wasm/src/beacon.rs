@@ -1,27 +1,33 @@
 //! The beacon: state, capture listeners, the JS API, and delivery.
 //!
-//! One state per page, behind a thread-local `RefCell` (the page is single
-//! threaded); every entry point uses `try_borrow_mut` and gives up quietly
-//! rather than panic, so the beacon never throws into the page.
+//! One state per page, in a `RefCell` static (the page is single threaded,
+//! see `page.rs`); every entry point uses `try_borrow_mut` and gives up quietly
+//! rather than panic, so the beacon never throws into the page. The browser
+//! is reached through [`crate::host`]; listeners, timers, observers and
+//! finished requests all come back through one dispatcher, [`dispatch`].
 
-use std::cell::RefCell;
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
 
-use js_sys::{Array, Object};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::wasm_bindgen;
-use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
-use web_sys::{Element, Event, HtmlFormElement, RequestInit, Response};
+use wasm_bindgen::JsValue;
 
 use usagelens_protocol::limits::MAX_BEACON_BYTES;
 use usagelens_protocol::names::{is_valid_name, is_valid_type};
 
 use crate::delivery::{backoff_ms, chunk, classify, Outcome, MAX_ATTEMPTS};
 use crate::dom::{choice_for, form_choices, widget_for};
-use crate::js::{self, as_plain_object, get, get_f64, get_str, now_ms, set, stringify};
+use crate::host::{
+    self, at, call, call0, call_str, get, get_f64, get_str, global, len, now, number_string, obj,
+    performance, set,
+};
 use crate::naming::{clip, MAX_ITEMS};
+use crate::page::PageLocal;
 use crate::queue::BoundedQueue;
-use crate::timing::{breakdown, phase_metric, GcEstimate, NavTiming};
+use crate::timing::{breakdown, phase_metric, round2, GcEstimate, NavTiming};
 
 /// Largest body sent with `fetch` (keepalive requests are capped at 64 KiB).
 const MAX_FETCH_BYTES: usize = 60 * 1024;
@@ -30,6 +36,18 @@ const SESSION_IDLE_MS: f64 = 30.0 * 60.0 * 1000.0;
 const ANON_KEY: &str = "usagelens:anon";
 const SESSION_KEY: &str = "usagelens:session";
 const USER_KEY: &str = "usagelens:user";
+
+// What the host's listeners, timers, observers and requests report to `dispatch`.
+const ON_CLICK: u32 = 1;
+const ON_CHANGE: u32 = 2;
+const ON_SUBMIT: u32 = 3;
+const ON_ROUTE: u32 = 4;
+const ON_PAGEHIDE: u32 = 5;
+const ON_VISIBILITY: u32 = 6;
+const ON_TICK: u32 = 7;
+const ON_LONGTASKS: u32 = 8;
+const ON_LCP: u32 = 9;
+const ON_POSTED: u32 = 10;
 
 #[derive(Debug, Clone)]
 struct Config {
@@ -47,11 +65,12 @@ struct Config {
 
 #[allow(clippy::manual_clamp)] // `f64::clamp` would link float formatting into the beacon
 fn num(cfg: &JsValue, key: &str, default: f64, min: f64, max: f64) -> f64 {
-    get_str(cfg, key)
-        .map(|s| js_sys::Number::parse_float(&s))
-        .or_else(|| get_f64(cfg, key))
-        .filter(|v| v.is_finite())
-        .map_or(default, |v| v.max(min).min(max))
+    let v = host::float(&get(cfg, key).unwrap_or(JsValue::UNDEFINED));
+    if v.is_finite() {
+        v.max(min).min(max)
+    } else {
+        default
+    }
 }
 
 fn flag(cfg: &JsValue, key: &str, default: bool) -> bool {
@@ -85,7 +104,7 @@ impl Config {
 struct State {
     cfg: Config,
     queue: BoundedQueue<String>,
-    dims: Object,
+    dims: JsValue,
     anon: String,
     session: String,
     last_activity: f64,
@@ -93,7 +112,8 @@ struct State {
     view: String,
     page: String,
     sampled: bool,
-    inflight: bool,
+    /// The batch `fetch` is sending (one at a time).
+    inflight: Option<Vec<String>>,
     not_before: f64,
     attempts: u32,
     last_flush: f64,
@@ -109,425 +129,214 @@ struct State {
     refused: u64,
 }
 
-thread_local! {
-    static STATE: RefCell<Option<State>> = const { RefCell::new(None) };
-    static LISTENING: RefCell<bool> = const { RefCell::new(false) };
-}
+static STATE: PageLocal<Option<State>> = PageLocal::new(None);
+static LISTENING: PageLocal<bool> = PageLocal::new(false);
+static SEQ: PageLocal<u16> = PageLocal::new(0);
 
-/// Runs `f` on the state if it exists and is free; never panics.
+/// Runs `f` on the state if the beacon runs and the state is free; never panics.
 fn with<R>(f: impl FnOnce(&mut State) -> R) -> Option<R> {
-    STATE.with(|s| s.try_borrow_mut().ok()?.as_mut().map(f))
+    STATE.cell().try_borrow_mut().ok()?.as_mut().map(f)
 }
 
-fn storage() -> Option<web_sys::Storage> {
-    web_sys::window()?.local_storage().ok().flatten()
+/// Replaces the state (`None`: the beacon stops).
+fn replace_state(state: Option<State>) {
+    if let Ok(mut s) = STATE.cell().try_borrow_mut() {
+        *s = state;
+    }
+}
+
+fn storage() -> Option<JsValue> {
+    get(&global(), "localStorage")
 }
 
 fn stored(key: &str) -> Option<String> {
-    storage()?.get_item(key).ok().flatten()
+    call_str(&storage()?, "getItem", key).as_string()
 }
 
 fn store(key: &str, value: Option<&str>) {
     if let Some(s) = storage() {
-        let _ = match value {
-            Some(v) => s.set_item(key, v),
-            None => s.remove_item(key),
-        };
+        match value {
+            Some(v) => {
+                call(&s, "setItem", &key.into(), &v.into());
+            }
+            None => {
+                call_str(&s, "removeItem", key);
+            }
+        }
     }
 }
 
 fn location_path() -> String {
-    web_sys::window()
-        .and_then(|w| w.location().pathname().ok())
+    get(&global(), "location")
+        .and_then(|l| get_str(&l, "pathname"))
         .unwrap_or_default()
 }
 
 fn privacy_opt_out() -> bool {
-    let Some(w) = web_sys::window() else {
-        return false;
-    };
-    let nav: JsValue = w.navigator().into();
+    let w = global();
+    let nav = get(&w, "navigator").unwrap_or(JsValue::UNDEFINED);
     let dnt = get_str(&nav, "doNotTrack").is_some_and(|v| v == "1" || v == "yes")
-        || get_str(&w.into(), "doNotTrack").is_some_and(|v| v == "1");
-    let gpc = get(&nav, "globalPrivacyControl")
-        .and_then(|v| v.as_bool())
-        .unwrap_or(false);
-    dnt || gpc
-}
-
-/// The JS API behind `window.usagelens`. Every method is safe to call at
-/// any time, with any arguments: bad input is ignored, nothing throws.
-#[wasm_bindgen]
-#[derive(Debug)]
-pub struct Beacon {
-    enabled: bool,
+        || get_str(&w, "doNotTrack").is_some_and(|v| v == "1");
+    dnt || host::get_bool(&nav, "globalPrivacyControl")
 }
 
 /// Starts the beacon with the script tag's `data-` options (camelCased, as
-/// `dataset` gives them) plus `endpoint`. Returns a disabled beacon when
+/// `dataset` gives them) plus `endpoint`. Returns `false`, and stays off, when
 /// `app` or `key` is missing or the visitor opted out (`data-respect-dnt`).
 #[wasm_bindgen]
-pub fn start_beacon(config: JsValue) -> Beacon {
+pub fn start_beacon(config: JsValue) -> bool {
     let Some(cfg) = Config::from_js(&config) else {
-        return Beacon { enabled: false };
+        return false;
     };
-    if get(&config, "respectDnt").is_some() && privacy_opt_out() {
-        return Beacon { enabled: false };
-    }
     // `reset` is for the beacon's own browser tests: a fresh state per test.
     let reset = flag(&config, "reset", false);
-    let existing = STATE.with(|s| s.borrow().is_some());
+    if get(&config, "respectDnt").is_some() && privacy_opt_out() {
+        if reset {
+            replace_state(None);
+        }
+        return false;
+    }
+    let existing = STATE.cell().try_borrow().is_ok_and(|s| s.is_some());
     if !existing || reset {
-        let now = now_ms();
+        let t = now();
         let anon = stored(ANON_KEY).unwrap_or_else(|| {
-            let id = js::random_hex(12);
+            let id = host::hex(12);
             store(ANON_KEY, Some(&id));
             id
         });
         let (session, last_activity) = stored(SESSION_KEY)
             .and_then(|s| {
                 let (id, last) = s.split_once('|')?;
-                let last = js_sys::Number::parse_float(last);
-                (now - last < SESSION_IDLE_MS).then(|| (id.to_owned(), last))
+                let last = host::float(&JsValue::from_str(last));
+                (t - last < SESSION_IDLE_MS).then(|| (id.to_owned(), last))
             })
-            .unwrap_or_else(|| (js::random_hex(8), now));
-        let sampled = js::random() < cfg.sample;
+            .unwrap_or_else(|| (host::hex(8), t));
+        let sampled = host::random() < cfg.sample;
         let state = State {
             queue: BoundedQueue::new(cfg.max_queue),
-            dims: Object::new(),
+            dims: obj(),
             anon,
             session,
             last_activity,
             user: stored(USER_KEY),
-            view: js::random_hex(8),
+            view: host::hex(8),
             page: location_path(),
             sampled,
-            inflight: false,
+            inflight: None,
             not_before: 0.0,
             attempts: 0,
-            last_flush: now,
+            last_flush: t,
             load_sent: reset && flag(&config, "skipLoad", false),
             marks: Vec::new(),
             lcp: None,
             gc: GcEstimate::default(),
             longtask_count: 0,
             longtask_ms: 0.0,
-            last_memory: now,
+            last_memory: t,
             last_hide: 0.0,
             sent: 0,
             refused: 0,
             cfg,
         };
-        STATE.with(|s| {
-            if let Ok(mut s) = s.try_borrow_mut() {
-                *s = Some(state);
-            }
-        });
-        record("page", Object::new(), Object::new());
+        replace_state(Some(state));
+        record("page", obj(), obj());
     }
     listen_once();
-    Beacon { enabled: true }
+    true
 }
 
+/// `usagelens.track(type, props, metrics)`: a custom (or standard) event.
 #[wasm_bindgen]
-impl Beacon {
-    /// `usagelens.track(type, props, metrics)`: a custom (or standard) event.
-    pub fn track(&self, kind: JsValue, props: JsValue, metrics: JsValue) {
-        if !self.enabled {
-            return;
-        }
-        let Some(kind) = kind.as_string().filter(|k| is_valid_type(k)) else {
-            count_refused(1);
-            return;
-        };
-        record(&kind, sanitize_props(&props), sanitize_metrics(&metrics));
-    }
-
-    /// `usagelens.identify(userId)`: the `user` of every later event (kept
-    /// across page loads); `null` forgets it.
-    pub fn identify(&self, user: JsValue) {
-        if !self.enabled {
-            return;
-        }
-        let user = user
-            .as_string()
-            .or_else(|| user.as_f64().filter(|v| v.is_finite()).map(js_number))
-            .map(|u| clip(u.trim()).to_owned())
-            .filter(|u| !u.is_empty());
-        store(USER_KEY, user.as_deref());
-        with(|s| s.user = user);
-    }
-
-    /// `usagelens.set(dimension, value)`: a dimension on every later event;
-    /// an array makes it multi-valued.
-    pub fn set(&self, name: JsValue, value: JsValue) {
-        if !self.enabled {
-            return;
-        }
-        let (Some(name), Some(value)) = (
-            name.as_string().filter(|n| is_valid_name(n)),
-            dim_value(&value),
-        ) else {
-            count_refused(1);
-            return;
-        };
-        with(|s| set(&s.dims, &name, value));
-    }
-
-    /// `usagelens.unset(dimension)`.
-    pub fn unset(&self, name: JsValue) {
-        if let Some(name) = name.as_string() {
-            with(|s| {
-                let _ = js_sys::Reflect::delete_property(&s.dims, &JsValue::from_str(&name));
-            });
-        }
-    }
-
-    /// `usagelens.mark(phase)`: a custom phase of the load-time breakdown,
-    /// `<phase>_ms` from navigation start.
-    pub fn mark(&self, phase: JsValue) {
-        if !self.enabled {
-            return;
-        }
-        let Some(phase) = phase.as_string() else {
-            return;
-        };
-        let Some(metric) = phase_metric(&phase) else {
-            return;
-        };
-        let Some(perf) = web_sys::window().and_then(|w| w.performance()) else {
-            return;
-        };
-        let mut name = String::from("usage:");
-        name.push_str(&phase);
-        let _ = perf.mark(&name);
-        let at = perf.now();
-        let late = with(|s| {
-            if s.load_sent {
-                true
-            } else {
-                s.marks.push((metric.clone(), at));
-                false
-            }
-        });
-        if late == Some(true) {
-            // The breakdown already went out: the phase follows as a `timing`
-            // event of the same page view.
-            let m = Object::new();
-            set(&m, &metric, round2(at));
-            record("timing", Object::new(), m);
-        }
-    }
-
-    /// Sends what is queued now.
-    pub fn flush(&self) {
-        flush();
-    }
-
-    /// `{queued, dropped, sent, refused}`: events waiting, dropped (queue
-    /// full or refused by the collector), delivered, and refused as invalid.
-    pub fn stats(&self) -> JsValue {
-        let o = Object::new();
-        if !self.enabled {
-            set(&o, "enabled", false);
-            return o.into();
-        }
-        set(&o, "enabled", true);
-        with(|s| {
-            set(&o, "queued", s.queue.len() as f64);
-            set(&o, "dropped", s.queue.dropped() as f64);
-            set(&o, "sent", s.sent as f64);
-            set(&o, "refused", s.refused as f64);
-            set(&o, "sampled", s.sampled);
-        });
-        o.into()
+pub fn track(kind: JsValue, props: JsValue, metrics: JsValue) {
+    match kind.as_string().filter(|k| is_valid_type(k)) {
+        Some(kind) => record(&kind, sanitize_props(&props), sanitize_metrics(&metrics)),
+        None => count_refused(),
     }
 }
 
-fn js_number(v: f64) -> String {
-    js_sys::Number::from(v)
-        .to_string_with_radix(10)
-        .ok()
-        .and_then(|s| s.as_string())
-        .unwrap_or_default()
+/// `usagelens.identify(userId)`: the `user` of every later event (kept
+/// across page loads); `null` forgets it.
+#[wasm_bindgen]
+pub fn identify(user: JsValue) {
+    if with(|_| ()).is_none() {
+        return;
+    }
+    let user = user
+        .as_string()
+        .or_else(|| user.as_f64().filter(|v| v.is_finite()).map(number_string))
+        .map(|u| clip(u.trim()).to_owned())
+        .filter(|u| !u.is_empty());
+    store(USER_KEY, user.as_deref());
+    with(|s| s.user = user);
 }
 
-fn round2(v: f64) -> f64 {
-    (v * 100.0).round() / 100.0
-}
-
-fn count_refused(n: u64) {
-    with(|s| s.refused += n);
-}
-
-/// A dimension value the protocol accepts, clipped to its limits.
-fn dim_value(v: &JsValue) -> Option<JsValue> {
-    if let Some(s) = v.as_string() {
-        return Some(JsValue::from_str(clip(&s)));
-    }
-    if let Some(n) = v.as_f64() {
-        return n.is_finite().then(|| JsValue::from_f64(n));
-    }
-    if let Some(b) = v.as_bool() {
-        return Some(JsValue::from_bool(b));
-    }
-    if Array::is_array(v) {
-        let out = Array::new();
-        for item in Array::from(v).iter().take(MAX_ITEMS) {
-            if let Some(s) = item.as_string() {
-                out.push(&JsValue::from_str(clip(&s)));
-            } else if let Some(n) = item.as_f64().filter(|n| n.is_finite()) {
-                out.push(&JsValue::from_f64(n));
-            }
+/// `usagelens.set(dimension, value)`: a dimension on every later event;
+/// an array makes it multi-valued.
+#[wasm_bindgen(js_name = set)]
+pub fn set_dimension(name: JsValue, value: JsValue) {
+    match (
+        name.as_string().filter(|n| is_valid_name(n)),
+        dim_value(&value),
+    ) {
+        (Some(name), Some(value)) => {
+            with(|s| set(&s.dims, &name, value));
         }
-        return Some(out.into());
+        _ => count_refused(),
     }
-    None
 }
 
-fn sanitize_props(props: &JsValue) -> Object {
-    let out = Object::new();
-    let Some(obj) = as_plain_object(props) else {
-        return out;
+/// `usagelens.unset(dimension)`.
+#[wasm_bindgen]
+pub fn unset(name: JsValue) {
+    if let Some(name) = name.as_string() {
+        with(|s| host::del(&s.dims, &name));
+    }
+}
+
+/// `usagelens.mark(phase)`: a custom phase of the load-time breakdown,
+/// `<phase>_ms` from navigation start.
+#[wasm_bindgen]
+pub fn mark(phase: JsValue) {
+    let Some(metric) = phase
+        .as_string()
+        .and_then(|p| phase_metric(&p).zip(Some(p)))
+    else {
+        return;
     };
-    let mut n = 0;
-    for entry in Object::entries(obj).iter() {
-        let pair = Array::from(&entry);
-        let (Some(name), value) = (pair.get(0).as_string(), pair.get(1)) else {
-            continue;
-        };
-        match dim_value(&value) {
-            Some(v) if is_valid_name(&name) && n < 48 => {
-                set(&out, &name, v);
-                n += 1;
-            }
-            _ => {}
-        }
-    }
-    out
-}
-
-fn sanitize_metrics(metrics: &JsValue) -> Object {
-    let out = Object::new();
-    let Some(obj) = as_plain_object(metrics) else {
-        return out;
+    let (metric, phase) = metric;
+    let Some(perf) = performance() else {
+        return;
     };
-    for entry in Object::entries(obj).iter().take(64) {
-        let pair = Array::from(&entry);
-        if let (Some(name), Some(v)) = (pair.get(0).as_string(), pair.get(1).as_f64()) {
-            if is_valid_name(&name) && v.is_finite() {
-                set(&out, &name, v);
-            }
+    let mut name = String::from("usage:");
+    name.push_str(&phase);
+    call_str(&perf, "mark", &name);
+    let at = call0(&perf, "now").as_f64().unwrap_or(0.0);
+    let late = with(|s| {
+        if s.load_sent {
+            true
+        } else {
+            s.marks.push((metric.clone(), at));
+            false
         }
-    }
-    out
-}
-
-/// Queues one event; flushes when `flush_at` events wait.
-fn record(kind: &str, props: Object, metrics: Object) {
-    let now = now_ms();
-    let full = with(|s| {
-        if now - s.last_activity >= SESSION_IDLE_MS {
-            s.session = js::random_hex(8);
-        }
-        s.last_activity = now;
-        let mut session = s.session.clone();
-        session.push('|');
-        session.push_str(&js_number(now));
-        store(SESSION_KEY, Some(&session));
-        if get(&props, "page").is_none() {
-            set(&props, "page", s.page.as_str());
-        }
-        set(&props, "view", s.view.as_str());
-        let e = Object::new();
-        set(&e, "id", js::event_id());
-        set(&e, "type", kind);
-        set(&e, "ts", now.floor());
-        set(&e, "props", props);
-        if Object::keys(&metrics).length() > 0 {
-            set(&e, "metrics", metrics);
-        }
-        if let Some(json) = stringify(&e.into()) {
-            s.queue.push(json);
-        }
-        s.queue.len() >= s.cfg.flush_at
     });
-    if full == Some(true) {
-        flush();
+    if late == Some(true) {
+        // The breakdown already went out: the phase follows as a `timing`
+        // event of the same page view.
+        let m = obj();
+        set(&m, &metric, round2(at));
+        record("timing", obj(), m);
     }
 }
 
-fn context(s: &State) -> Object {
-    let c = Object::new();
-    // Set dimensions first: the standard ones below cannot be overwritten by accident.
-    for entry in Object::entries(&s.dims).iter() {
-        let pair = Array::from(&entry);
-        if let Some(name) = pair.get(0).as_string() {
-            set(&c, &name, pair.get(1));
-        }
-    }
-    set(&c, "anon", s.anon.as_str());
-    set(&c, "session", s.session.as_str());
-    if let Some(u) = &s.user {
-        set(&c, "user", u.as_str());
-    }
-    if let Some(w) = web_sys::window() {
-        let d = w.document();
-        if let Some(r) = d.as_ref().map(|d| d.referrer()).filter(|r| !r.is_empty()) {
-            set(&c, "referrer", clip(&r));
-        }
-        if let Some(l) = w.navigator().language() {
-            set(&c, "lang", l.as_str());
-        }
-        if let Ok(screen) = w.screen() {
-            if let (Ok(sw), Ok(sh)) = (screen.width(), screen.height()) {
-                set(&c, "screen", dims_str(sw as f64, sh as f64));
-            }
-        }
-        if let (Some(vw), Some(vh)) = (
-            w.inner_width().ok().and_then(|v| v.as_f64()),
-            w.inner_height().ok().and_then(|v| v.as_f64()),
-        ) {
-            set(&c, "viewport", dims_str(vw, vh));
-        }
-        let tz =
-            js_sys::Intl::DateTimeFormat::new(&Array::new(), &Object::new()).resolved_options();
-        if let Some(tz) = get_str(&tz.into(), "timeZone") {
-            set(&c, "tz", tz.as_str());
-        }
-    }
-    c
-}
-
-fn dims_str(w: f64, h: f64) -> String {
-    let mut s = js_number(w);
-    s.push('x');
-    s.push_str(&js_number(h));
-    s
-}
-
-fn envelope_head(s: &State) -> String {
-    let mut head = String::from("{\"app\":");
-    head.push_str(&stringify(&JsValue::from_str(&s.cfg.app)).unwrap_or_default());
-    head.push_str(",\"key\":");
-    head.push_str(&stringify(&JsValue::from_str(&s.cfg.key)).unwrap_or_default());
-    head.push_str(",\"sent_at\":");
-    head.push_str(&js_number(now_ms().floor()));
-    head.push_str(",\"context\":");
-    head.push_str(&stringify(&context(s).into()).unwrap_or_else(|| "{}".into()));
-    head.push_str(",\"events\":[");
-    head
-}
-
-/// Sends one batch with `fetch` unless one is in flight or the collector
-/// asked to wait.
-fn flush() {
-    let now = now_ms();
+/// `usagelens.flush()`: sends what is queued now.
+#[wasm_bindgen]
+pub fn flush() {
+    let t = now();
     let job = with(|s| {
-        if s.inflight || s.queue.is_empty() || now < s.not_before {
+        if s.inflight.is_some() || s.queue.is_empty() || t < s.not_before {
             return None;
         }
-        s.last_flush = now;
+        s.last_flush = t;
         let head = envelope_head(s);
         let mut size = head.len() + 2;
         let mut batch = Vec::new();
@@ -541,71 +350,266 @@ fn flush() {
         }
         let (bodies, skipped) = chunk(&batch, &head, "]}", MAX_FETCH_BYTES);
         s.queue.count_dropped(skipped.len());
-        s.inflight = true;
-        Some((s.cfg.endpoint.clone(), bodies.into_iter().next()?, batch))
+        let body = bodies.into_iter().next()?;
+        s.inflight = Some(batch);
+        Some((s.cfg.endpoint.clone(), body))
     })
     .flatten();
-    let Some((url, body, batch)) = job else {
-        return;
-    };
-    wasm_bindgen_futures::spawn_local(async move {
-        let (status, retry_after) = post(&url, &body).await;
-        let outcome = classify(status, retry_after.as_deref());
+    if let Some((url, body)) = job {
+        host::post(&url, &body, body.len() <= MAX_FETCH_BYTES, ON_POSTED);
+    }
+}
+
+/// A `fetch` finished: `[status, retryAfter]` (status 0: a network error).
+fn on_posted(result: &JsValue) {
+    let status = at(result, 0).as_f64().unwrap_or(0.0) as u16;
+    let retry_after = at(result, 1).as_string();
+    let outcome = classify(status, retry_after.as_deref());
+    with(|s| {
+        let Some(batch) = s.inflight.take() else {
+            return;
+        };
         let n = batch.len();
-        with(move |s| {
-            s.inflight = false;
-            match outcome {
-                Outcome::Done => {
-                    s.sent += n as u64;
-                    s.attempts = 0;
-                }
-                Outcome::Drop => {
+        match outcome {
+            Outcome::Done => {
+                s.sent += n as u64;
+                s.attempts = 0;
+            }
+            Outcome::Drop => {
+                s.queue.count_dropped(n);
+                s.attempts = 0;
+            }
+            Outcome::Pause(secs) => {
+                s.queue.requeue(batch);
+                s.not_before = now() + f64::from(secs) * 1000.0;
+            }
+            Outcome::Retry => {
+                s.attempts += 1;
+                if s.attempts > MAX_ATTEMPTS {
                     s.queue.count_dropped(n);
                     s.attempts = 0;
-                }
-                Outcome::Pause(secs) => {
+                } else {
                     s.queue.requeue(batch);
-                    s.not_before = now_ms() + f64::from(secs) * 1000.0;
-                }
-                Outcome::Retry => {
-                    s.attempts += 1;
-                    if s.attempts > MAX_ATTEMPTS {
-                        s.queue.count_dropped(n);
-                        s.attempts = 0;
-                    } else {
-                        s.queue.requeue(batch);
-                        s.not_before = now_ms() + backoff_ms(s.attempts, js::random());
-                    }
+                    s.not_before = now() + backoff_ms(s.attempts, host::random());
                 }
             }
-        });
+        }
     });
 }
 
-/// POSTs `body` as `text/plain` (no CORS preflight) with `keepalive`.
-/// Returns the status (0 for a network error) and `Retry-After`.
-async fn post(url: &str, body: &str) -> (u16, Option<String>) {
-    let Some(w) = web_sys::window() else {
-        return (0, None);
-    };
-    let init = Object::new();
-    set(&init, "method", "POST");
-    set(&init, "body", body);
-    set(&init, "keepalive", body.len() <= MAX_FETCH_BYTES);
-    set(&init, "mode", "cors");
-    set(&init, "credentials", "omit");
-    let headers = Object::new();
-    set(&headers, "content-type", "text/plain;charset=UTF-8");
-    set(&init, "headers", headers);
-    let init: RequestInit = init.unchecked_into();
-    let Ok(resp) = JsFuture::from(w.fetch_with_str_and_init(url, &init)).await else {
-        return (0, None);
-    };
-    let Ok(resp) = resp.dyn_into::<Response>() else {
-        return (0, None);
-    };
-    let retry_after = resp.headers().get("retry-after").ok().flatten();
-    (resp.status(), retry_after)
+/// `usagelens.stats()`: `{enabled, queued, dropped, sent, refused, sampled}`:
+/// events waiting, dropped (queue full or refused by the collector),
+/// delivered, and refused as invalid.
+#[wasm_bindgen]
+pub fn stats() -> JsValue {
+    let o = obj();
+    let running = with(|s| {
+        set(&o, "queued", s.queue.len() as f64);
+        set(&o, "dropped", s.queue.dropped() as f64);
+        set(&o, "sent", s.sent as f64);
+        set(&o, "refused", s.refused as f64);
+        set(&o, "sampled", s.sampled);
+    });
+    set(&o, "enabled", running.is_some());
+    o
+}
+
+/// Whole milliseconds of a (positive) epoch time.
+fn floor_ms(t: f64) -> f64 {
+    (t as u64) as f64
+}
+
+fn count_refused() {
+    with(|s| s.refused += 1);
+}
+
+/// A dimension value the protocol accepts, clipped to its limits.
+fn dim_value(v: &JsValue) -> Option<JsValue> {
+    if let Some(s) = v.as_string() {
+        return Some(JsValue::from_str(clip(&s)));
+    }
+    if let Some(n) = v.as_f64() {
+        return n.is_finite().then(|| JsValue::from_f64(n));
+    }
+    if let Some(b) = v.as_bool() {
+        return Some(JsValue::from_bool(b));
+    }
+    if host::is_array(v) {
+        let out = host::arr();
+        for i in 0..len(v).min(MAX_ITEMS as u32) {
+            let item = at(v, i);
+            if let Some(s) = item.as_string() {
+                host::push(&out, &JsValue::from_str(clip(&s)));
+            } else if let Some(n) = item.as_f64().filter(|n| n.is_finite()) {
+                host::push(&out, &JsValue::from_f64(n));
+            }
+        }
+        return Some(out);
+    }
+    None
+}
+
+/// Calls `f(name, value)` for the own enumerable properties of a plain object.
+fn entries(o: &JsValue, mut f: impl FnMut(String, JsValue)) {
+    let keys = host::keys(o);
+    for i in 0..len(&keys) {
+        if let Some(k) = at(&keys, i).as_string() {
+            let v = get(o, &k).unwrap_or(JsValue::UNDEFINED);
+            f(k, v);
+        }
+    }
+}
+
+fn sanitize_props(props: &JsValue) -> JsValue {
+    let out = obj();
+    let mut n = 0;
+    entries(props, |name, value| {
+        if n < 48 && is_valid_name(&name) {
+            if let Some(v) = dim_value(&value) {
+                set(&out, &name, v);
+                n += 1;
+            }
+        }
+    });
+    out
+}
+
+fn sanitize_metrics(metrics: &JsValue) -> JsValue {
+    let out = obj();
+    let mut n = 0;
+    entries(metrics, |name, value| {
+        n += 1;
+        if let Some(v) = value.as_f64() {
+            if n <= 64 && is_valid_name(&name) && v.is_finite() {
+                set(&out, &name, v);
+            }
+        }
+    });
+    out
+}
+
+/// An event id: milliseconds (hex), a per-page sequence number (4 hex
+/// digits) and 64 random bits, so the ids of one page sort in the order its
+/// events happened, even within a millisecond.
+fn event_id(t: f64) -> String {
+    let mut id = String::with_capacity(32);
+    let ms = t as u64;
+    let digits = (64 - ms.leading_zeros()).div_ceil(4).max(1);
+    for i in (0..digits).rev() {
+        id.push(hex_digit((ms >> (i * 4)) as u8));
+    }
+    id.push('-');
+    let seq = SEQ.cell().try_borrow_mut().map_or(0, |mut n| {
+        *n = n.wrapping_add(1);
+        *n
+    });
+    for shift in [12u16, 8, 4, 0] {
+        id.push(hex_digit((seq >> shift) as u8));
+    }
+    id.push('-');
+    id.push_str(&host::hex(8));
+    id
+}
+
+fn hex_digit(n: u8) -> char {
+    let n = n & 15;
+    char::from(if n < 10 { b'0' + n } else { b'a' + n - 10 })
+}
+
+/// Queues one event; flushes when `flush_at` events wait.
+fn record(kind: &str, props: JsValue, metrics: JsValue) {
+    let t = now();
+    let full = with(|s| {
+        if t - s.last_activity >= SESSION_IDLE_MS {
+            s.session = host::hex(8);
+        }
+        s.last_activity = t;
+        let mut session = s.session.clone();
+        session.push('|');
+        session.push_str(&number_string(t));
+        store(SESSION_KEY, Some(&session));
+        if get(&props, "page").is_none() {
+            set(&props, "page", s.page.as_str());
+        }
+        set(&props, "view", s.view.as_str());
+        let e = obj();
+        set(&e, "id", event_id(t));
+        set(&e, "type", kind);
+        set(&e, "ts", floor_ms(t));
+        set(&e, "props", props);
+        if len(&host::keys(&metrics)) > 0 {
+            set(&e, "metrics", metrics);
+        }
+        let json = host::json(&e);
+        if !json.is_empty() {
+            s.queue.push(json);
+        }
+        s.queue.len() >= s.cfg.flush_at
+    });
+    if full == Some(true) {
+        flush();
+    }
+}
+
+fn context(s: &State) -> JsValue {
+    let c = obj();
+    // Set dimensions first: the standard ones below cannot be overwritten by accident.
+    entries(&s.dims, |name, value| set(&c, &name, value));
+    set(&c, "anon", s.anon.as_str());
+    set(&c, "session", s.session.as_str());
+    if let Some(u) = &s.user {
+        set(&c, "user", u.as_str());
+    }
+    let w = global();
+    if let Some(r) = document()
+        .and_then(|d| get_str(&d, "referrer"))
+        .filter(|r| !r.is_empty())
+    {
+        set(&c, "referrer", clip(&r));
+    }
+    if let Some(l) = get(&w, "navigator").and_then(|n| get(&n, "language")) {
+        set(&c, "lang", l);
+    }
+    if let Some(screen) = get(&w, "screen") {
+        if let (Some(sw), Some(sh)) = (get_f64(&screen, "width"), get_f64(&screen, "height")) {
+            set(&c, "screen", dims_str(sw, sh));
+        }
+    }
+    if let (Some(vw), Some(vh)) = (get_f64(&w, "innerWidth"), get_f64(&w, "innerHeight")) {
+        set(&c, "viewport", dims_str(vw, vh));
+    }
+    if let Some(tz) = get(&w, "Intl")
+        .map(|intl| call0(&intl, "DateTimeFormat"))
+        .map(|f| call0(&f, "resolvedOptions"))
+        .and_then(|o| get(&o, "timeZone"))
+    {
+        set(&c, "tz", tz);
+    }
+    c
+}
+
+fn document() -> Option<JsValue> {
+    host::document()
+}
+
+fn dims_str(w: f64, h: f64) -> String {
+    let mut s = number_string(w);
+    s.push('x');
+    s.push_str(&number_string(h));
+    s
+}
+
+fn envelope_head(s: &State) -> String {
+    let head = obj();
+    set(&head, "app", s.cfg.app.as_str());
+    set(&head, "key", s.cfg.key.as_str());
+    set(&head, "sent_at", floor_ms(now()));
+    set(&head, "context", context(s));
+    let mut json = host::json(&head);
+    // `{…}` becomes `{…,"events":[`: the events follow, then `]}`.
+    json.pop();
+    json.push_str(",\"events\":[");
+    json
 }
 
 /// On page hide (`visibilitychange` to hidden, `pagehide`; both come on a
@@ -614,10 +618,10 @@ async fn post(url: &str, body: &str) -> (u16, Option<String>) {
 fn flush_on_hide() {
     emit_load();
     // `visibilitychange` and `pagehide` both come on a navigation: one sample.
-    let now = now_ms();
+    let t = now();
     let first = with(|s| {
-        let first = now - s.last_hide >= 1000.0;
-        s.last_hide = now;
+        let first = t - s.last_hide >= 1000.0;
+        s.last_hide = t;
         first
     });
     if first == Some(true) {
@@ -639,20 +643,10 @@ fn send_all_by_beacon() {
     let Some((url, bodies, events)) = job else {
         return;
     };
-    let Some(w) = web_sys::window() else { return };
-    let nav = w.navigator();
-    let mut refused = false;
-    for body in &bodies {
-        if refused
-            || !nav
-                .send_beacon_with_opt_str(&url, Some(body))
-                .unwrap_or(false)
-        {
-            refused = true;
-        }
-    }
+    // Stop at the first refusal: the rest would be refused too.
+    let refused = !bodies.iter().all(|body| host::send(&url, body));
     if refused {
-        // Keep them: a later visit of this page, or the next flush, sends them.
+        // Keep them: the next flush sends them.
         with(|s| s.queue.requeue(events));
     } else {
         let n = events.len() as u64;
@@ -660,33 +654,26 @@ fn send_all_by_beacon() {
     }
 }
 
-fn nav_timing() -> Option<(NavTiming, web_sys::Performance)> {
-    let perf = web_sys::window()?.performance()?;
-    let entry = perf.get_entries_by_type("navigation").get(0);
-    if entry.is_undefined() {
-        return None;
-    }
+fn nav_timing(perf: &JsValue) -> Option<NavTiming> {
+    let entry = get(&call_str(perf, "getEntriesByType", "navigation"), "0")?;
     let f = |k: &str| get_f64(&entry, k).unwrap_or(0.0);
-    Some((
-        NavTiming {
-            redirect_start: f("redirectStart"),
-            redirect_end: f("redirectEnd"),
-            domain_lookup_start: f("domainLookupStart"),
-            domain_lookup_end: f("domainLookupEnd"),
-            connect_start: f("connectStart"),
-            connect_end: f("connectEnd"),
-            secure_connection_start: f("secureConnectionStart"),
-            request_start: f("requestStart"),
-            response_start: f("responseStart"),
-            response_end: f("responseEnd"),
-            dom_interactive: f("domInteractive"),
-            dom_content_loaded_event_end: f("domContentLoadedEventEnd"),
-            load_event_start: f("loadEventStart"),
-            load_event_end: f("loadEventEnd"),
-            transfer_size: f("transferSize"),
-        },
-        perf,
-    ))
+    Some(NavTiming {
+        redirect_start: f("redirectStart"),
+        redirect_end: f("redirectEnd"),
+        domain_lookup_start: f("domainLookupStart"),
+        domain_lookup_end: f("domainLookupEnd"),
+        connect_start: f("connectStart"),
+        connect_end: f("connectEnd"),
+        secure_connection_start: f("secureConnectionStart"),
+        request_start: f("requestStart"),
+        response_start: f("responseStart"),
+        response_end: f("responseEnd"),
+        dom_interactive: f("domInteractive"),
+        dom_content_loaded_event_end: f("domContentLoadedEventEnd"),
+        load_event_start: f("loadEventStart"),
+        load_event_end: f("loadEventEnd"),
+        transfer_size: f("transferSize"),
+    })
 }
 
 /// Emits the page's `load` breakdown once the load event has finished.
@@ -695,47 +682,53 @@ fn emit_load() {
     if !ready {
         return;
     }
-    let Some((t, perf)) = nav_timing() else {
+    let Some(perf) = performance() else {
+        return;
+    };
+    let Some(t) = nav_timing(&perf) else {
         return;
     };
     if t.load_event_end <= 0.0 {
         return;
     }
-    let fcp = perf
-        .get_entries_by_name("first-contentful-paint")
-        .get(0)
-        .dyn_into::<web_sys::PerformanceEntry>()
-        .ok()
-        .map(|e| e.start_time());
-    let metrics = Object::new();
+    let fcp = get(
+        &call_str(&perf, "getEntriesByName", "first-contentful-paint"),
+        "0",
+    )
+    .and_then(|e| get_f64(&e, "startTime"));
+    let metrics = obj();
     let lcp = with(|s| s.lcp).flatten();
     for (name, v) in breakdown(&t, fcp, lcp) {
         set(&metrics, name, v);
     }
-    let measures = perf.get_entries_by_type("measure");
-    for m in measures.iter() {
-        if let Ok(m) = m.dyn_into::<web_sys::PerformanceEntry>() {
-            if let Some(phase) = m.name().strip_prefix("usage:") {
-                if let Some(metric) = phase_metric(phase) {
-                    set(&metrics, &metric, round2(m.duration()));
-                }
-            }
+    let measures = call_str(&perf, "getEntriesByType", "measure");
+    for i in 0..len(&measures) {
+        let m = at(&measures, i);
+        if let Some(phase) = get_str(&m, "name")
+            .as_deref()
+            .and_then(|n| n.strip_prefix("usage:"))
+            .and_then(phase_metric)
+        {
+            set(
+                &metrics,
+                &phase,
+                round2(get_f64(&m, "duration").unwrap_or(0.0)),
+            );
         }
     }
     let marks = with(|s| {
         s.load_sent = true;
-        std::mem::take(&mut s.marks)
+        core::mem::take(&mut s.marks)
     })
     .unwrap_or_default();
     for (metric, at) in marks {
         set(&metrics, &metric, round2(at));
     }
-    record("load", Object::new(), metrics);
+    record("load", obj(), metrics);
 }
 
 fn heap() -> Option<(f64, f64, f64)> {
-    let perf: JsValue = web_sys::window()?.performance()?.into();
-    let mem = get(&perf, "memory")?;
+    let mem = get(&performance()?, "memory")?;
     Some((
         get_f64(&mem, "usedJSHeapSize")?,
         get_f64(&mem, "totalJSHeapSize").unwrap_or(0.0),
@@ -744,31 +737,24 @@ fn heap() -> Option<(f64, f64, f64)> {
 }
 
 fn wasm_memory_bytes() -> f64 {
-    wasm_bindgen::memory()
-        .dyn_into::<js_sys::WebAssembly::Memory>()
-        .ok()
-        .and_then(|m| m.buffer().dyn_into::<js_sys::ArrayBuffer>().ok())
-        .map_or(0.0, |b| f64::from(b.byte_length()))
+    get(&wasm_bindgen::memory(), "buffer")
+        .and_then(|b| get_f64(&b, "byteLength"))
+        .unwrap_or(0.0)
 }
 
 /// Emits a `memory` sample: heap, wasm memory, GC estimate, long tasks.
 fn emit_memory() {
-    let Some(sampled) = with(|s| s.sampled) else {
-        return;
-    };
-    if !sampled {
+    if with(|s| s.sampled) != Some(true) {
         return;
     }
     let h = heap();
-    let metrics = Object::new();
-    let props = Object::new();
+    let metrics = obj();
+    let props = obj();
     set(&props, "source", "browser");
     with(|s| {
-        if let Some((used, _, _)) = h {
-            s.gc.observe(used);
-        }
-        let (gc_count, reclaimed) = s.gc.report();
         if let Some((used, total, limit)) = h {
+            s.gc.observe(used);
+            let (gc_count, reclaimed) = s.gc.report();
             set(&metrics, "used_heap_bytes", used);
             set(&metrics, "total_heap_bytes", total);
             set(&metrics, "heap_limit_bytes", limit);
@@ -779,7 +765,7 @@ fn emit_memory() {
         set(&metrics, "longtask_ms", round2(s.longtask_ms));
         s.longtask_count = 0;
         s.longtask_ms = 0.0;
-        s.last_memory = now_ms();
+        s.last_memory = now();
     });
     set(&metrics, "wasm_memory_bytes", wasm_memory_bytes());
     record("memory", props, metrics);
@@ -788,14 +774,14 @@ fn emit_memory() {
 /// The beacon's clock: flush by interval, sample the heap for GC drops,
 /// emit memory samples and the load breakdown.
 fn tick() {
-    let now = now_ms();
+    let t = now();
     if let Some((used, _, _)) = heap() {
         with(|s| s.gc.observe(used));
     }
     let (flush_due, memory_due) = with(|s| {
         (
-            now - s.last_flush >= s.cfg.flush_interval_ms,
-            now - s.last_memory >= s.cfg.memory_interval_ms,
+            t - s.last_flush >= s.cfg.flush_interval_ms,
+            t - s.last_memory >= s.cfg.memory_interval_ms,
         )
     })
     .unwrap_or((false, false));
@@ -808,46 +794,39 @@ fn tick() {
     }
 }
 
-fn on_click(e: Event) {
-    let enabled = with(|s| s.cfg.capture_clicks).unwrap_or(false);
-    let Some(target) = e.target().and_then(|t| t.dyn_into::<Element>().ok()) else {
-        return;
-    };
-    if !enabled {
+fn on_click(e: &JsValue) {
+    if with(|s| s.cfg.capture_clicks) != Some(true) {
         return;
     }
+    let Some(target) = get(e, "target") else {
+        return;
+    };
     if let Some(w) = widget_for(&target) {
-        let props = Object::new();
+        let props = obj();
         set(&props, "widget", w.name.as_str());
         set(&props, "tag", w.tag.as_str());
-        record("click", props, Object::new());
+        record("click", props, obj());
     }
 }
 
-fn on_change(e: Event) {
-    if !with(|s| s.cfg.capture_choices).unwrap_or(false) {
+fn on_change(e: &JsValue) {
+    if with(|s| s.cfg.capture_choices) != Some(true) {
         return;
     }
-    let Some(target) = e.target().and_then(|t| t.dyn_into::<Element>().ok()) else {
-        return;
-    };
-    if let Some(c) = choice_for(&target) {
-        record("choice", c.to_props("change"), Object::new());
+    if let Some(c) = get(e, "target").and_then(|t| choice_for(&t)) {
+        record("choice", c.to_props("change"), obj());
     }
 }
 
-fn on_submit(e: Event) {
-    if !with(|s| s.cfg.capture_choices).unwrap_or(false) {
+fn on_submit(e: &JsValue) {
+    if with(|s| s.cfg.capture_choices) != Some(true) {
         return;
     }
-    let Some(form) = e
-        .target()
-        .and_then(|t| t.dyn_into::<HtmlFormElement>().ok())
-    else {
+    let Some(form) = get(e, "target") else {
         return;
     };
     for c in form_choices(&form) {
-        record("choice", c.to_props("submit"), Object::new());
+        record("choice", c.to_props("submit"), obj());
     }
     // The page may navigate away now: hand everything to the browser.
     send_all_by_beacon();
@@ -860,123 +839,87 @@ fn on_route_change() {
             return false;
         }
         s.page = path.clone();
-        s.view = js::random_hex(8);
+        s.view = host::hex(8);
         true
     });
     if changed == Some(true) {
-        record("page", Object::new(), Object::new());
+        record("page", obj(), obj());
     }
 }
 
-fn add_listener(target: &web_sys::EventTarget, kind: &str, f: impl FnMut(Event) + 'static) {
-    let cb = Closure::<dyn FnMut(Event)>::new(f);
-    let opts = web_sys::AddEventListenerOptions::new();
-    opts.set_capture(true);
-    opts.set_passive(true);
-    let _ = target.add_event_listener_with_callback_and_add_event_listener_options(
-        kind,
-        cb.as_ref().unchecked_ref(),
-        &opts,
-    );
-    // Page-lifetime listener: the beacon lives as long as the page.
-    cb.forget();
+fn on_longtasks(entries: &JsValue) {
+    let n = len(entries);
+    let total: f64 = (0..n)
+        .filter_map(|i| get_f64(&at(entries, i), "duration"))
+        .sum();
+    with(|s| {
+        s.longtask_count += n;
+        s.longtask_ms += total;
+    });
 }
 
-/// Wraps `history.pushState`/`replaceState` so SPA route changes are seen.
-fn patch_history(w: &web_sys::Window) {
-    let Ok(history) = w.history() else { return };
-    let history_js: JsValue = history.into();
-    for method in ["pushState", "replaceState"] {
-        let Some(original) =
-            get(&history_js, method).and_then(|f| f.dyn_into::<js_sys::Function>().ok())
-        else {
-            continue;
-        };
-        let this = history_js.clone();
-        let wrapped = Closure::<dyn Fn(JsValue, JsValue, JsValue) -> JsValue>::new(
-            move |state: JsValue, unused: JsValue, url: JsValue| {
-                let args = Array::of3(&state, &unused, &url);
-                let r = original.apply(&this, &args);
-                on_route_change();
-                match r {
-                    Ok(v) => v,
-                    // Re-throw the page's own error: the wrapper must not change behaviour.
-                    Err(e) => wasm_bindgen::throw_val(e),
-                }
-            },
-        );
-        let _ = js_sys::Reflect::set(&history_js, &JsValue::from_str(method), wrapped.as_ref());
-        wrapped.forget();
+fn on_lcp(entries: &JsValue) {
+    let n = len(entries);
+    if let Some(t) = n
+        .checked_sub(1)
+        .and_then(|last| get_f64(&at(entries, last), "startTime"))
+    {
+        with(|s| s.lcp = Some(t));
     }
 }
 
-fn observe(kind: &str, f: impl FnMut(Array) + 'static) {
-    let mut f = f;
-    let cb = Closure::<dyn FnMut(JsValue)>::new(move |list: JsValue| {
-        if let Ok(list) = list.dyn_into::<web_sys::PerformanceObserverEntryList>() {
-            f(list.get_entries());
+/// Everything the host reports: listeners, the timer, observers, requests.
+fn dispatch(id: u32, v: JsValue) {
+    match id {
+        ON_CLICK => on_click(&v),
+        ON_CHANGE => on_change(&v),
+        ON_SUBMIT => on_submit(&v),
+        ON_ROUTE => on_route_change(),
+        ON_PAGEHIDE => flush_on_hide(),
+        ON_VISIBILITY => {
+            if document()
+                .and_then(|d| get_str(&d, "visibilityState"))
+                .as_deref()
+                == Some("hidden")
+            {
+                flush_on_hide();
+            }
         }
-    });
-    if let Ok(obs) = web_sys::PerformanceObserver::new(cb.as_ref().unchecked_ref()) {
-        let opts = Object::new();
-        set(&opts, "type", kind);
-        set(&opts, "buffered", true);
-        // Browsers without this entry type throw: then there is nothing to observe.
-        let _ = js_sys::Reflect::get(&obs, &JsValue::from_str("observe"))
-            .ok()
-            .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
-            .map(|f| f.call1(&obs, &opts));
+        ON_TICK => tick(),
+        ON_LONGTASKS => on_longtasks(&v),
+        ON_LCP => on_lcp(&v),
+        ON_POSTED => on_posted(&v),
+        _ => {}
     }
-    cb.forget();
 }
 
-/// Registers the page-lifetime listeners, timers and observers once.
+/// Registers the page-lifetime listeners, timer and observers once.
 fn listen_once() {
-    let first = LISTENING.with(|l| {
-        let mut l = l.borrow_mut();
-        let first = !*l;
-        *l = true;
-        first
-    });
+    let first = LISTENING
+        .cell()
+        .try_borrow_mut()
+        .is_ok_and(|mut l| !core::mem::replace(&mut *l, true));
     if !first {
         return;
     }
-    let Some(w) = web_sys::window() else { return };
-    let Some(d) = w.document() else { return };
-    add_listener(&d, "click", on_click);
-    add_listener(&d, "change", on_change);
-    add_listener(&d, "submit", on_submit);
-    add_listener(&w, "popstate", |_| on_route_change());
-    add_listener(&w, "pagehide", |_| flush_on_hide());
-    let doc = d.clone();
-    add_listener(&d, "visibilitychange", move |_| {
-        if doc.visibility_state() == web_sys::VisibilityState::Hidden {
-            flush_on_hide();
-        }
-    });
-    patch_history(&w);
-    observe("longtask", |entries| {
-        let total: f64 = entries
-            .iter()
-            .filter_map(|e| e.dyn_into::<web_sys::PerformanceEntry>().ok())
-            .map(|e| e.duration())
-            .sum();
-        let n = entries.length();
-        with(|s| {
-            s.longtask_count += n;
-            s.longtask_ms += total;
-        });
-    });
-    observe("largest-contentful-paint", |entries| {
-        if let Some(last) = entries
-            .iter()
-            .last()
-            .and_then(|e| e.dyn_into::<web_sys::PerformanceEntry>().ok())
-        {
-            let t = last.start_time();
-            with(|s| s.lcp = Some(t));
-        }
-    });
-    let period = with(|s| s.cfg.flush_interval_ms.min(1000.0)).unwrap_or(1000.0) as u32;
-    gloo_timers::callback::Interval::new(period, tick).forget();
+    let cb = Closure::<dyn FnMut(u32, JsValue)>::new(dispatch);
+    host::init(cb.as_ref());
+    // The dispatcher lives as long as the page.
+    cb.forget();
+    let w = global();
+    let Some(d) = document() else { return };
+    host::listen(&d, "click", ON_CLICK);
+    host::listen(&d, "change", ON_CHANGE);
+    host::listen(&d, "submit", ON_SUBMIT);
+    host::listen(&d, "visibilitychange", ON_VISIBILITY);
+    host::listen(&w, "popstate", ON_ROUTE);
+    host::listen(&w, "pagehide", ON_PAGEHIDE);
+    if let Some(history) = get(&w, "history") {
+        host::wrap(&history, "pushState", ON_ROUTE);
+        host::wrap(&history, "replaceState", ON_ROUTE);
+    }
+    host::observe("longtask", ON_LONGTASKS);
+    host::observe("largest-contentful-paint", ON_LCP);
+    let period = with(|s| s.cfg.flush_interval_ms.min(1000.0)).unwrap_or(1000.0);
+    host::every(period, ON_TICK);
 }

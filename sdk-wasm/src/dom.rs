@@ -1,11 +1,14 @@
 //! What a click or a change means: widget names and choices with defaults.
 //! Reads the DOM only; never what a user typed.
 
-use js_sys::{Array, Object};
-use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{Element, HtmlFormElement, HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
 
-use crate::js::set;
+use wasm_bindgen::JsValue;
+
+use crate::host::{self, at, call_str, get, get_bool, get_str, len, obj, set};
 use crate::naming::{clip, text_name};
 
 /// Attribute naming a widget.
@@ -22,71 +25,74 @@ pub struct Widget {
     pub tag: String,
 }
 
-fn is_interactive(el: &Element) -> bool {
-    match el.tag_name().to_ascii_lowercase().as_str() {
+/// An element's attribute, if present.
+fn attr(el: &JsValue, name: &str) -> Option<String> {
+    call_str(el, "getAttribute", name).as_string()
+}
+
+/// The lower-case tag name (`""` for a non-element).
+fn tag(el: &JsValue) -> String {
+    get_str(el, "tagName")
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+}
+
+/// `el.closest(selector)`; `None` for a non-element or no match.
+fn closest(el: &JsValue, selector: &str) -> Option<JsValue> {
+    let found = call_str(el, "closest", selector);
+    (!found.is_undefined() && !found.is_null()).then_some(found)
+}
+
+fn is_interactive(el: &JsValue) -> bool {
+    match tag(el).as_str() {
         "button" | "a" | "summary" => true,
         "input" => matches!(
-            el.get_attribute("type")
-                .map(|t| t.to_ascii_lowercase())
-                .as_deref(),
+            attr(el, "type").map(|t| t.to_ascii_lowercase()).as_deref(),
             Some("button" | "submit" | "reset" | "image")
         ),
-        _ => el
-            .get_attribute("role")
-            .is_some_and(|r| r.eq_ignore_ascii_case("button")),
+        _ => attr(el, "role").is_some_and(|r| r.eq_ignore_ascii_case("button")),
     }
 }
 
 /// Whether `el` or an ancestor carries `data-usage-ignore`.
-pub fn is_ignored(el: &Element) -> bool {
-    el.closest(&format_attr(IGNORE_ATTR))
-        .ok()
-        .flatten()
-        .is_some()
-}
-
-fn format_attr(a: &str) -> String {
-    let mut s = String::with_capacity(a.len() + 2);
-    s.push('[');
-    s.push_str(a);
-    s.push(']');
-    s
+pub fn is_ignored(el: &JsValue) -> bool {
+    closest(el, "[data-usage-ignore]").is_some()
 }
 
 /// The widget a click on `target` hit, or `None` (not a widget, or ignored).
-pub fn widget_for(target: &Element) -> Option<Widget> {
+pub fn widget_for(target: &JsValue) -> Option<Widget> {
     if is_ignored(target) {
         return None;
     }
     // The nearest named widget wins, even around an unnamed button.
-    if let Some(named) = target.closest(&format_attr(WIDGET_ATTR)).ok().flatten() {
-        let name = named.get_attribute(WIDGET_ATTR).unwrap_or_default();
+    if let Some(named) = closest(target, "[data-usage-widget]") {
+        let name = attr(&named, WIDGET_ATTR).unwrap_or_default();
         let name = name.trim();
         if !name.is_empty() {
             return Some(Widget {
                 name: clip(name).to_owned(),
-                tag: named.tag_name().to_ascii_lowercase(),
+                tag: tag(&named),
             });
         }
     }
     let mut cur = Some(target.clone());
     while let Some(el) = cur {
         if is_interactive(&el) {
-            let tag = el.tag_name().to_ascii_lowercase();
-            let name = Some(el.id())
+            let tag = tag(&el);
+            let name = attr(&el, "id")
                 .filter(|id| !id.trim().is_empty())
                 .map(|id| clip(id.trim()).to_owned())
-                .or_else(|| el.get_attribute("aria-label").and_then(|l| text_name(&l)))
+                .or_else(|| attr(&el, "aria-label").and_then(|l| text_name(&l)))
                 .or_else(|| {
                     if tag == "input" {
-                        el.get_attribute("value").and_then(|v| text_name(&v))
+                        attr(&el, "value").and_then(|v| text_name(&v))
                     } else {
-                        el.text_content().and_then(|t| text_name(&t))
+                        get_str(&el, "textContent").and_then(|t| text_name(&t))
                     }
                 })?;
             return Some(Widget { name, tag });
         }
-        cur = el.parent_element();
+        cur = get(&el, "parentElement");
     }
     None
 }
@@ -124,20 +130,21 @@ impl ChoiceValue {
         match self {
             Self::One(s) => JsValue::from_str(clip(s)),
             Self::Flag(b) => JsValue::from_bool(*b),
-            Self::Many(v) => v
-                .iter()
-                .take(crate::naming::MAX_ITEMS)
-                .map(|s| JsValue::from_str(clip(s)))
-                .collect::<Array>()
-                .into(),
+            Self::Many(v) => {
+                let a = host::arr();
+                for s in v.iter().take(crate::naming::MAX_ITEMS) {
+                    host::push(&a, &JsValue::from_str(clip(s)));
+                }
+                a
+            }
         }
     }
 }
 
 impl Choice {
     /// The `choice` event's props.
-    pub fn to_props(&self, trigger: &str) -> Object {
-        let o = Object::new();
+    pub fn to_props(&self, trigger: &str) -> JsValue {
+        let o = obj();
         set(&o, "control", self.control.as_str());
         set(&o, "control_type", self.kind);
         if let Some(v) = &self.value {
@@ -155,49 +162,51 @@ impl Choice {
     }
 }
 
-fn control_name(el: &Element) -> Option<String> {
-    el.get_attribute("name")
-        .filter(|n| !n.trim().is_empty())
-        .or_else(|| Some(el.id()).filter(|i| !i.trim().is_empty()))
+fn non_blank(v: Option<String>) -> Option<String> {
+    v.filter(|n| !n.trim().is_empty())
+}
+
+fn control_name(el: &JsValue) -> Option<String> {
+    non_blank(attr(el, "name"))
+        .or_else(|| non_blank(attr(el, "id")))
         .map(|n| clip(n.trim()).to_owned())
 }
 
-fn form_name(form: Option<HtmlFormElement>) -> Option<String> {
-    let f = form?;
-    Some(f.id())
-        .filter(|i| !i.is_empty())
-        .or_else(|| Some(f.name()).filter(|n| !n.is_empty()))
+/// The control's form (`null` outside one).
+fn form_of(el: &JsValue) -> JsValue {
+    get(el, "form").unwrap_or(JsValue::NULL)
 }
 
-fn select_choice(s: &HtmlSelectElement) -> Option<Choice> {
-    let opts = s.options();
+/// The form's id, else its name: attributes, since `form.id` and
+/// `form.name` are shadowed by controls of that name.
+fn form_name(form: &JsValue) -> Option<String> {
+    if form.is_null() {
+        return None;
+    }
+    non_blank(attr(form, "id")).or_else(|| non_blank(attr(form, "name")))
+}
+
+fn select_choice(s: &JsValue) -> Option<Choice> {
+    let opts = get(s, "options")?;
     let mut value = Vec::new();
     let mut default = Vec::new();
-    for i in 0..opts.length() {
-        let Some(o) = opts
-            .item(i)
-            .and_then(|o| o.dyn_into::<web_sys::HtmlOptionElement>().ok())
-        else {
-            continue;
-        };
-        if o.selected() {
-            value.push(o.value());
+    let option_value = |o: &JsValue| get_str(o, "value").unwrap_or_default();
+    for i in 0..len(&opts) {
+        let o = at(&opts, i);
+        if get_bool(&o, "selected") {
+            value.push(option_value(&o));
         }
-        if o.default_selected() {
-            default.push(o.value());
+        if get_bool(&o, "defaultSelected") {
+            default.push(option_value(&o));
         }
     }
-    if !s.multiple() && default.is_empty() {
+    let multiple = get_bool(s, "multiple");
+    if !multiple && default.is_empty() && len(&opts) > 0 {
         // A single select with no `selected` option defaults to its first option.
-        if let Some(first) = opts
-            .item(0)
-            .and_then(|o| o.dyn_into::<web_sys::HtmlOptionElement>().ok())
-        {
-            default.push(first.value());
-        }
+        default.push(option_value(&at(&opts, 0)));
     }
     let is_default = value == default;
-    let (value, default) = if s.multiple() {
+    let (value, default) = if multiple {
         (ChoiceValue::Many(value), ChoiceValue::Many(default))
     } else {
         (
@@ -210,150 +219,158 @@ fn select_choice(s: &HtmlSelectElement) -> Option<Choice> {
         value: Some(value),
         default: Some(default),
         is_default,
-        form: form_name(s.form()),
+        form: form_name(&form_of(s)),
         kind: "select",
     })
 }
 
+fn input_type(el: &JsValue) -> String {
+    get_str(el, "type").unwrap_or_default().to_ascii_lowercase()
+}
+
 /// Inputs of the same group: same `name` and type, in the same form (or document).
-fn group(input: &HtmlInputElement, kind: &str) -> Vec<HtmlInputElement> {
-    let name = input.name();
+fn group(input: &JsValue, kind: &str) -> Vec<JsValue> {
+    let name = get_str(input, "name").unwrap_or_default();
+    let form = form_of(input);
+    let root = if form.is_null() {
+        get(input, "ownerDocument").and_then(|d| get(&d, "documentElement"))
+    } else {
+        Some(form.clone())
+    };
+    let list = match root {
+        Some(root) if !name.is_empty() => call_str(&root, "querySelectorAll", "input"),
+        _ => return vec![input.clone()],
+    };
     let mut out = Vec::new();
-    if name.is_empty() {
-        out.push(input.clone());
-        return out;
-    }
-    let root: Option<Element> = match input.form() {
-        Some(f) => Some(f.into()),
-        None => input.owner_document().and_then(|d| d.document_element()),
-    };
-    let Some(root) = root else {
-        out.push(input.clone());
-        return out;
-    };
-    let Ok(list) = root.query_selector_all("input") else {
-        out.push(input.clone());
-        return out;
-    };
-    for i in 0..list.length() {
-        if let Some(el) = list
-            .item(i)
-            .and_then(|n| n.dyn_into::<HtmlInputElement>().ok())
+    for i in 0..len(&list) {
+        let el = at(&list, i);
+        if get_str(&el, "name").as_deref() == Some(name.as_str())
+            && input_type(&el) == kind
+            && form_of(&el) == form
         {
-            if el.name() == name
-                && el.type_().eq_ignore_ascii_case(kind)
-                && el.form() == input.form()
-            {
-                out.push(el);
-            }
+            out.push(el);
         }
+    }
+    if out.is_empty() {
+        out.push(input.clone());
     }
     out
 }
 
-fn input_choice(input: &HtmlInputElement) -> Option<Choice> {
-    let kind = input.type_().to_ascii_lowercase();
+/// The values of the checked (or default-checked) members of a group.
+fn checked_values(members: &[JsValue], key: &str) -> Vec<String> {
+    members
+        .iter()
+        .filter(|m| get_bool(m, key))
+        .map(|m| get_str(m, "value").unwrap_or_default())
+        .collect()
+}
+
+fn input_choice(input: &JsValue) -> Option<Choice> {
+    let kind = input_type(input);
+    if matches!(
+        kind.as_str(),
+        "password" | "hidden" | "file" | "button" | "submit" | "reset" | "image"
+    ) {
+        return None;
+    }
     let control = control_name(input)?;
-    let form = form_name(input.form());
+    let form = form_name(&form_of(input));
+    let choice = |kind, is_default, value, default| {
+        Some(Choice {
+            control,
+            is_default,
+            value,
+            default,
+            form,
+            kind,
+        })
+    };
     match kind.as_str() {
-        "password" | "hidden" | "file" | "button" | "submit" | "reset" | "image" => None,
         "radio" => {
             let members = group(input, "radio");
-            let value = members.iter().find(|r| r.checked()).map(|r| r.value());
-            let default = members
-                .iter()
-                .find(|r| r.default_checked())
-                .map(|r| r.value());
-            Some(Choice {
-                control,
-                is_default: value == default,
-                value: Some(ChoiceValue::One(value.unwrap_or_default())),
-                default: Some(ChoiceValue::One(default.unwrap_or_default())),
-                form,
-                kind: "radio",
-            })
+            let value = checked_values(&members, "checked");
+            let default = checked_values(&members, "defaultChecked");
+            let one = |v: Vec<String>| ChoiceValue::One(v.into_iter().next().unwrap_or_default());
+            choice(
+                "radio",
+                value == default,
+                Some(one(value)),
+                Some(one(default)),
+            )
         }
         "checkbox" => {
             let members = group(input, "checkbox");
             if members.len() > 1 {
-                let value: Vec<String> = members
-                    .iter()
-                    .filter(|c| c.checked())
-                    .map(|c| c.value())
-                    .collect();
-                let default: Vec<String> = members
-                    .iter()
-                    .filter(|c| c.default_checked())
-                    .map(|c| c.value())
-                    .collect();
-                Some(Choice {
-                    control,
-                    is_default: value == default,
-                    value: Some(ChoiceValue::Many(value)),
-                    default: Some(ChoiceValue::Many(default)),
-                    form,
-                    kind: "checkbox",
-                })
+                let value = checked_values(&members, "checked");
+                let default = checked_values(&members, "defaultChecked");
+                choice(
+                    "checkbox",
+                    value == default,
+                    Some(ChoiceValue::Many(value)),
+                    Some(ChoiceValue::Many(default)),
+                )
             } else {
-                Some(Choice {
-                    control,
-                    is_default: input.checked() == input.default_checked(),
-                    value: Some(ChoiceValue::Flag(input.checked())),
-                    default: Some(ChoiceValue::Flag(input.default_checked())),
-                    form,
-                    kind: "checkbox",
-                })
+                let (checked, default) = (
+                    get_bool(input, "checked"),
+                    get_bool(input, "defaultChecked"),
+                );
+                choice(
+                    "checkbox",
+                    checked == default,
+                    Some(ChoiceValue::Flag(checked)),
+                    Some(ChoiceValue::Flag(default)),
+                )
             }
         }
         // Free text (text, email, number, search, date, range, …): only
-        // whether it still holds its default; the value is never read out.
-        _ => Some(Choice {
-            control,
-            is_default: input.value() == input.default_value(),
-            value: None,
-            default: None,
-            form,
-            kind: "text",
-        }),
+        // whether it still holds its default; the value is never sent.
+        _ => choice("text", text_is_default(input), None, None),
     }
+}
+
+/// Whether a text field still holds its default (compared in place, in JS
+/// strings: the text never enters the beacon).
+fn text_is_default(el: &JsValue) -> bool {
+    let (Some(v), Some(d)) = (get(el, "value"), get(el, "defaultValue")) else {
+        return false;
+    };
+    v == d
 }
 
 /// The choice a `change` on `target` made, or `None` (not a control, a
 /// password, or ignored).
-pub fn choice_for(target: &Element) -> Option<Choice> {
+pub fn choice_for(target: &JsValue) -> Option<Choice> {
     if is_ignored(target) {
         return None;
     }
-    if let Some(s) = target.dyn_ref::<HtmlSelectElement>() {
-        return select_choice(s);
-    }
-    if let Some(i) = target.dyn_ref::<HtmlInputElement>() {
-        return input_choice(i);
-    }
-    if let Some(t) = target.dyn_ref::<HtmlTextAreaElement>() {
-        return Some(Choice {
-            control: control_name(t)?,
-            is_default: t.default_value().is_ok_and(|d| d == t.value()),
+    match tag(target).as_str() {
+        "select" => select_choice(target),
+        "input" => input_choice(target),
+        "textarea" => Some(Choice {
+            control: control_name(target)?,
+            is_default: text_is_default(target),
             value: None,
             default: None,
-            form: form_name(t.form()),
+            form: form_name(&form_of(target)),
             kind: "text",
-        });
+        }),
+        _ => None,
     }
-    None
 }
 
 /// One choice per control of a submitted form (a radio or checkbox group
 /// counts once), with its final value.
-pub fn form_choices(form: &HtmlFormElement) -> Vec<Choice> {
+pub fn form_choices(form: &JsValue) -> Vec<Choice> {
     let mut out: Vec<Choice> = Vec::new();
     if is_ignored(form) {
         return out;
     }
-    let elements = form.elements();
-    for i in 0..elements.length() {
-        let Some(el) = elements.item(i) else { continue };
-        if let Some(c) = choice_for(&el) {
+    let Some(elements) = get(form, "elements") else {
+        return out;
+    };
+    for i in 0..len(&elements) {
+        if let Some(c) = choice_for(&at(&elements, i)) {
             if !out
                 .iter()
                 .any(|o| o.control == c.control && o.kind == c.kind)

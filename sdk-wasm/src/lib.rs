@@ -34,6 +34,12 @@
 //! modules tested natively; the browser parts are tested in headless
 //! Chromium with `wasm-bindgen-test`.
 
+#![no_std]
+
+extern crate alloc;
+#[cfg(test)]
+extern crate std;
+
 pub use usagelens_protocol::delivery;
 pub mod naming;
 pub mod queue;
@@ -44,7 +50,9 @@ mod beacon;
 #[cfg(target_arch = "wasm32")]
 pub mod dom;
 #[cfg(target_arch = "wasm32")]
-mod js;
+pub mod host;
+#[cfg(target_arch = "wasm32")]
+mod page;
 
 #[cfg(target_arch = "wasm32")]
-pub use beacon::{start_beacon, Beacon};
+pub use beacon::{flush, identify, mark, set_dimension, start_beacon, stats, track, unset};

@@ -1,5 +1,7 @@
 //! Widget names and value sanitising, pure so the rules are tested natively.
 
+use alloc::string::String;
+
 use usagelens_protocol::limits::{MAX_ARRAY_ITEMS, MAX_STRING_BYTES};
 
 /// Longest widget name taken from an element's text.

@@ -2,6 +2,8 @@
 //! A `Vec` rather than a `VecDeque`: the queue is small (1000 by default),
 //! dropping from the front is rare, and the beacon's size matters more.
 
+use alloc::vec::Vec;
+
 /// A FIFO of at most `capacity` items.
 #[derive(Debug)]
 pub struct BoundedQueue<T> {

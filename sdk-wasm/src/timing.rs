@@ -21,6 +21,9 @@
 //! | `transfer_bytes` | bytes of the document over the network (headers included; 0 from cache) |
 //! | `<phase>_ms` | `usagelens.mark(phase)`: from navigation start to the mark; a `performance.measure` named `usage:<phase>`: its duration |
 
+use alloc::string::String;
+use alloc::vec::Vec;
+
 /// The navigation entry's fields (0 where the browser reports none).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 #[allow(missing_docs)]
@@ -50,12 +53,16 @@ fn span(
     start_known: bool,
 ) {
     if start_known && end > 0.0 && end >= start {
-        out.push((name, round(end - start)));
+        out.push((name, round2(end - start)));
     }
 }
 
-fn round(v: f64) -> f64 {
-    (v * 100.0).round() / 100.0
+/// Rounds milliseconds to two decimals, half away from zero (`f64::round`
+/// is not in `core`).
+pub fn round2(v: f64) -> f64 {
+    let x = v * 100.0;
+    let r = if x >= 0.0 { x + 0.5 } else { x - 0.5 };
+    (r as i64) as f64 / 100.0
 }
 
 /// The breakdown as `(metric, value)` pairs.
@@ -120,10 +127,10 @@ pub fn breakdown(t: &NavTiming, fcp: Option<f64>, lcp: Option<f64>) -> Vec<(&'st
     );
     span(&mut m, "total_ms", 0.0, t.load_event_end, true);
     if let Some(v) = fcp.filter(|v| *v > 0.0) {
-        m.push(("fcp_ms", round(v)));
+        m.push(("fcp_ms", round2(v)));
     }
     if let Some(v) = lcp.filter(|v| *v > 0.0) {
-        m.push(("lcp_ms", round(v)));
+        m.push(("lcp_ms", round2(v)));
     }
     if t.transfer_size >= 0.0 && t.response_end > 0.0 {
         m.push(("transfer_bytes", t.transfer_size));

@@ -8,7 +8,7 @@
 use js_sys::{Array, Object, Reflect};
 use serde_json::Value;
 use usagelens_beacon::dom::{choice_for, form_choices, widget_for, ChoiceValue};
-use usagelens_beacon::{start_beacon, Beacon};
+use usagelens_beacon::start_beacon;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
@@ -43,12 +43,47 @@ extern "C" {
     async fn sleep(ms: u32);
 }
 
+/// The host functions (`js/host.js`) the loader puts in the beacon's scope,
+/// installed as the global `__ulh` for these tests.
+fn install_host() {
+    let script = concat!(
+        "globalThis.__ulh = globalThis.__ulh || ",
+        include_str!("../js/host.js")
+    );
+    js_sys::eval(script).expect("js/host.js evaluates");
+}
+
+/// The JS API as the loader exposes it (`window.usagelens`).
+struct Beacon;
+
+impl Beacon {
+    fn track(&self, kind: JsValue, props: JsValue, metrics: JsValue) {
+        usagelens_beacon::track(kind, props, metrics);
+    }
+    fn identify(&self, user: JsValue) {
+        usagelens_beacon::identify(user);
+    }
+    fn set(&self, name: JsValue, value: JsValue) {
+        usagelens_beacon::set_dimension(name, value);
+    }
+    fn mark(&self, phase: JsValue) {
+        usagelens_beacon::mark(phase);
+    }
+    fn flush(&self) {
+        usagelens_beacon::flush();
+    }
+    fn stats(&self) -> JsValue {
+        usagelens_beacon::stats()
+    }
+}
+
 fn doc() -> Document {
     web_sys::window().unwrap().document().unwrap()
 }
 
 /// Puts `html` in a fresh container and returns it.
 fn fixture(html: &str) -> Element {
+    install_host();
     let d = doc();
     let c = d.create_element("div").unwrap();
     c.set_inner_html(html);
@@ -63,6 +98,7 @@ fn q(root: &Element, sel: &str) -> Element {
 }
 
 fn start(options: &[(&str, &str)]) -> Beacon {
+    install_host();
     let cfg = Object::new();
     for (k, v) in [
         ("app", "demo"),
@@ -75,7 +111,8 @@ fn start(options: &[(&str, &str)]) -> Beacon {
     {
         Reflect::set(&cfg, &(*k).into(), &(*v).into()).unwrap();
     }
-    start_beacon(cfg.into())
+    start_beacon(cfg.into());
+    Beacon
 }
 
 fn bodies(list: Array) -> Vec<Value> {

@@ -32,6 +32,10 @@ const LIB: &str = "usagelens_beacon";
 const LOADER: &str = "sdk-wasm/js/loader.js";
 /// Replaced by the whole wasm-bindgen glue.
 const GLUE_PLACEHOLDER: &str = "/*@@GLUE@@*/";
+/// The host functions the wasm calls (`__ulh`), put in the loader's scope.
+const HOST: &str = "sdk-wasm/js/host.js";
+/// Replaced by the text of [`HOST`].
+const HOST_PLACEHOLDER: &str = "/*@@HOST@@*/";
 /// Replaced by the hashed wasm file name.
 const WASM_PLACEHOLDER: &str = "@@WASM_FILE@@";
 const HASH_LEN: usize = 12;
@@ -104,6 +108,17 @@ pub fn build_beacon() -> Result<PathBuf> {
             loader_path.display()
         )
     })?;
+    let host_path = root().join(HOST);
+    let host = std::fs::read_to_string(&host_path).with_context(|| {
+        format!(
+            "cannot read the beacon's host functions {}",
+            host_path.display()
+        )
+    })?;
+    if loader.matches(HOST_PLACEHOLDER).count() != 1 {
+        bail!("{LOADER} must hold `{HOST_PLACEHOLDER}` once: the host functions ({HOST}) go there");
+    }
+    let loader = loader.replacen(HOST_PLACEHOLDER, host.trim_end(), 1);
     let out = out_dir();
     let built = write_output(&out, &loader, &glue, &read(&bg_path)?)?;
     built.print_sizes(&out);

@@ -265,6 +265,9 @@ fn test(extra: &[&str]) -> Result<()> {
             "usagelens-sdk-wasm",
             "--target",
             "wasm32-unknown-unknown",
+            // `wasm-bindgen-test` brings `std`: without the shipped build's
+            // own panic handler and allocator (the `standalone` feature).
+            "--no-default-features",
         ])
         .env("CHROMEDRIVER", &chromedriver)
         .env("WASM_BINDGEN_TEST_TIMEOUT", "120"))?;

@@ -1,0 +1,68 @@
+/* The beacon's host: the only JS the Rust beacon calls (src/host.rs binds
+ * each function, by name, under `__ulh`). Generic plumbing only: property
+ * access, calls, listeners, timers, observers, fetch and sendBeacon. What to
+ * capture, how to name it, batching and retries are all decided in Rust.
+ * Nothing here throws: a page whose getters or APIs throw sees no error. */
+(function () {
+  var g = typeof window !== "undefined" ? window : self, dispatch;
+  function fire(id) {
+    return function (v) { try { dispatch(id, v); } catch (e) {} };
+  }
+  return {
+    init: function (f) { dispatch = f; },
+    global: function () { return g; },
+    get: function (o, k) { try { return o == null ? undefined : o[k]; } catch (e) {} },
+    at: function (o, i) { try { return o == null ? undefined : o[i]; } catch (e) {} },
+    set: function (o, k, v) { try { o[k] = v; } catch (e) {} },
+    del: function (o, k) { try { delete o[k]; } catch (e) {} },
+    call: function (o, k, a, b) { try { return o[k](a, b); } catch (e) {} },
+    obj: function () { return {}; },
+    arr: function () { return []; },
+    push: function (a, v) { a.push(v); },
+    keys: function (o) {
+      return o !== null && typeof o === "object" && !Array.isArray(o) ? Object.keys(o) : [];
+    },
+    isArray: Array.isArray,
+    json: function (v) { try { return JSON.stringify(v); } catch (e) { return ""; } },
+    str: function (v) { return String(v); },
+    float: function (v) { return typeof v === "number" ? v : parseFloat(v); },
+    now: Date.now,
+    random: Math.random,
+    hex: function (n) {
+      var a = new Uint8Array(n), s = "", i;
+      try { g.crypto.getRandomValues(a); } catch (e) { for (i = 0; i < n; i++) a[i] = Math.random() * 256; }
+      for (i = 0; i < n; i++) s += (a[i] < 16 ? "0" : "") + a[i].toString(16);
+      return s;
+    },
+    listen: function (t, type, id) {
+      try { t.addEventListener(type, fire(id), { capture: true, passive: true }); } catch (e) {}
+    },
+    every: function (ms, id) { setInterval(fire(id), ms); },
+    observe: function (type, id) {
+      try {
+        new PerformanceObserver(function (l) { fire(id)(l.getEntries()); })
+          .observe({ type: type, buffered: true });
+      } catch (e) {} // a browser without this entry type
+    },
+    // Wraps o[k] (history.pushState): the page's call runs as before, then the beacon hears of it.
+    wrap: function (o, k, id) {
+      var f = o && o[k];
+      if (typeof f === "function") {
+        o[k] = function () { var r = f.apply(this, arguments); fire(id)(); return r; };
+      }
+    },
+    post: function (url, body, keepalive, id) {
+      var done = fire(id);
+      try {
+        fetch(url, {
+          method: "POST", body: body, keepalive: keepalive, mode: "cors", credentials: "omit",
+          headers: { "content-type": "text/plain;charset=UTF-8" }
+        }).then(function (r) { done([r.status, r.headers.get("retry-after")]); },
+                function () { done([0, null]); });
+      } catch (e) { setTimeout(function () { done([0, null]); }, 0); }
+    },
+    send: function (url, body) {
+      try { return !!navigator.sendBeacon(url, body); } catch (e) { return false; }
+    }
+  };
+})()

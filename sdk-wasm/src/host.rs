@@ -1,0 +1,124 @@
+//! The beacon's door to the browser: the generic functions of `js/host.js`.
+//!
+//! The beacon does not bind one import per DOM method (web-sys gave it 139,
+//! each with its own JS shim: about half of a 47 KB beacon). It reads and
+//! calls the browser through these few functions instead, by property name
+//! (ADR 005). None of them throws: a missing property or a throwing getter
+//! reads as `undefined`.
+//!
+//! `cargo xtask beacon` puts `js/host.js` in the loader's scope as `__ulh`;
+//! the browser tests install it as a global first.
+
+use alloc::string::String;
+
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsValue;
+
+#[wasm_bindgen(js_namespace = __ulh)]
+extern "C" {
+    /// Hands the host the beacon's dispatcher: listeners, timers, observers
+    /// and finished requests call `dispatch(id, value)`.
+    pub fn init(dispatch: &JsValue);
+    /// `window` (or the worker's `self`).
+    pub fn global() -> JsValue;
+    #[wasm_bindgen(js_name = get)]
+    fn get_raw(o: &JsValue, k: &str) -> JsValue;
+    /// `o[i]`.
+    pub fn at(o: &JsValue, i: u32) -> JsValue;
+    #[wasm_bindgen(js_name = set)]
+    fn set_raw(o: &JsValue, k: &str, v: &JsValue);
+    /// `delete o[k]`.
+    pub fn del(o: &JsValue, k: &str);
+    /// `o[k](a, b)`; `undefined` when it is missing or throws.
+    pub fn call(o: &JsValue, k: &str, a: &JsValue, b: &JsValue) -> JsValue;
+    /// `o[k](a)` with a string argument.
+    #[wasm_bindgen(js_name = call)]
+    pub fn call_str(o: &JsValue, k: &str, a: &str) -> JsValue;
+    /// `{}`.
+    pub fn obj() -> JsValue;
+    /// `[]`.
+    pub fn arr() -> JsValue;
+    /// `a.push(v)`.
+    pub fn push(a: &JsValue, v: &JsValue);
+    /// `Object.keys(o)` for a plain object (not an array), else `[]`.
+    pub fn keys(o: &JsValue) -> JsValue;
+    /// `Array.isArray(v)`.
+    #[wasm_bindgen(js_name = isArray)]
+    pub fn is_array(v: &JsValue) -> bool;
+    /// `JSON.stringify(v)` (`""` if it throws).
+    pub fn json(v: &JsValue) -> String;
+    /// `String(v)`: JS number formatting without Rust's.
+    pub fn str(v: &JsValue) -> String;
+    /// A number as is, else `parseFloat(v)` (NaN when not a number).
+    pub fn float(v: &JsValue) -> f64;
+    /// `Date.now()`.
+    pub fn now() -> f64;
+    /// `Math.random()`.
+    pub fn random() -> f64;
+    /// `n` random bytes (`crypto.getRandomValues`) in hex.
+    pub fn hex(n: u32) -> String;
+    /// A capturing, passive listener: `dispatch(id, event)`.
+    pub fn listen(target: &JsValue, kind: &str, id: u32);
+    /// `setInterval`: `dispatch(id)` every `ms`.
+    pub fn every(ms: f64, id: u32);
+    /// A buffered `PerformanceObserver` of `kind`: `dispatch(id, entries)`.
+    pub fn observe(kind: &str, id: u32);
+    /// Wraps the method `o[k]`: the page's call runs unchanged, then `dispatch(id)`.
+    pub fn wrap(o: &JsValue, k: &str, id: u32);
+    /// `fetch` POST of `body` as `text/plain`; then `dispatch(id, [status, retryAfter])`
+    /// (status 0 for a network error).
+    pub fn post(url: &str, body: &str, keepalive: bool, id: u32);
+    /// `navigator.sendBeacon(url, body)`: whether the browser took it.
+    pub fn send(url: &str, body: &str) -> bool;
+}
+
+/// `o[k]`, unless it is `undefined` or `null`.
+pub fn get(o: &JsValue, k: &str) -> Option<JsValue> {
+    let v = get_raw(o, k);
+    (!v.is_undefined() && !v.is_null()).then_some(v)
+}
+
+/// `o[k]` if it is a string.
+pub fn get_str(o: &JsValue, k: &str) -> Option<String> {
+    get_raw(o, k).as_string()
+}
+
+/// `o[k]` if it is a number.
+pub fn get_f64(o: &JsValue, k: &str) -> Option<f64> {
+    get_raw(o, k).as_f64()
+}
+
+/// `o[k]` is `true`.
+pub fn get_bool(o: &JsValue, k: &str) -> bool {
+    get_raw(o, k).as_bool() == Some(true)
+}
+
+/// `o[k] = v`.
+pub fn set(o: &JsValue, k: &str, v: impl Into<JsValue>) {
+    set_raw(o, k, &v.into());
+}
+
+/// `o.length` of an array-like (0 when absent).
+pub fn len(o: &JsValue) -> u32 {
+    get_f64(o, "length").map_or(0, |n| n as u32)
+}
+
+/// `o[k]()`.
+pub fn call0(o: &JsValue, k: &str) -> JsValue {
+    call(o, k, &JsValue::UNDEFINED, &JsValue::UNDEFINED)
+}
+
+/// `window.document`.
+pub fn document() -> Option<JsValue> {
+    get(&global(), "document")
+}
+
+/// `window.performance`.
+pub fn performance() -> Option<JsValue> {
+    get(&global(), "performance")
+}
+
+/// A JS number as JS prints it (`1700000000000`, `1.5`).
+pub fn number_string(v: f64) -> String {
+    str(&JsValue::from_f64(v))
+}
