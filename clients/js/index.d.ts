@@ -1,0 +1,271 @@
+// Types of @usagelens/client (index.js). They use the standard fetch types
+// (Response, Headers, AbortSignal): from TypeScript's "dom" lib in a browser
+// project, from @types/node in a Node one. TypeScript >= 5.0.
+
+// ---------------------------------------------------------------- queries
+
+/** `where` operators. `contains` matches any element of a multi-valued dimension. */
+export type Operator = "eq" | "ne" | "in" | "nin" | "gt" | "gte" | "lt" | "lte" | "exists" | "contains";
+
+/** A value to compare with. */
+export type Scalar = string | number | boolean;
+
+/** A filter on a dimension (`dim`) or a metric (`metric`): exactly one of the two. */
+export type Filter = ({ dim: string; metric?: never } | { metric: string; dim?: never }) &
+  (
+    | { op: "eq" | "ne" | "gt" | "gte" | "lt" | "lte" | "contains"; value: Scalar }
+    | { op: "in" | "nin"; value: readonly Scalar[] }
+    | { op: "exists"; value: boolean }
+  );
+
+/** Bucket sizes; weeks start on Monday. */
+export type Interval = "minute" | "hour" | "day" | "week" | "month";
+
+/** Functions of a metric. Percentiles are approximate (MongoDB's `$percentile`). */
+export type MeasureFn = "sum" | "avg" | "min" | "max" | "p50" | "p75" | "p90" | "p95" | "p99";
+
+/** `users`: distinct `user` (else `anon`); `sessions`: distinct `session`. */
+export type NamedMeasure = "count" | "users" | "sessions";
+
+/** A function of a metric; its column is `<fn>_<of>`, e.g. `p95_duration_ms`. */
+export interface MetricMeasure {
+  fn: MeasureFn;
+  of: string;
+}
+
+export type Measure = NamedMeasure | MetricMeasure;
+
+/** A Date, an RFC 3339 string (`2026-11-01T00:00:00Z`), or epoch milliseconds. */
+export type TimeInput = Date | string | number;
+
+export interface OrderBy {
+  /** A column of the answer: a `group_by` dimension, `bucket`, or a measure's column. */
+  by: string;
+  desc?: boolean;
+}
+
+/** The body of `POST /v1/query` (docs/query.md). */
+export interface QuerySpec {
+  app: string;
+  /** Event types; all when absent. */
+  types?: readonly string[];
+  /** Inclusive. */
+  from?: TimeInput;
+  /** Exclusive. */
+  to?: TimeInput;
+  /** Filters; all must hold. */
+  where?: readonly Filter[];
+  /** Dimensions to group by; a multi-valued one gives a row per value; events without it fall in the `null` group. */
+  group_by?: readonly string[];
+  /** Adds a `bucket` column: the start of each bucket, RFC 3339 UTC. */
+  interval?: Interval;
+  /** IANA time zone the buckets are cut in; default `UTC`. */
+  tz?: string;
+  /** Default `["count"]`. */
+  measures?: readonly Measure[];
+  order_by?: readonly OrderBy[];
+  /** 1 to 10,000; default 1,000. */
+  limit?: number;
+  /** Return the aggregation pipeline in `meta.pipeline`. */
+  explain?: boolean;
+}
+
+/** One cell of a row: a dimension value (null for the null group), a bucket, a number. */
+export type Cell = string | number | boolean | null;
+
+type MeasureColumn<M> = M extends string
+  ? M
+  : M extends { fn: infer F extends string; of: infer O extends string }
+    ? `${F}_${O}`
+    : never;
+
+/**
+ * The column names a spec gives, when it is written as a literal:
+ * its `group_by` dimensions, `bucket` with an `interval`, and one per
+ * measure. `string` for a spec typed only as `QuerySpec`.
+ */
+export type ColumnsOf<S extends QuerySpec> = QuerySpec extends S
+  ? string
+  :
+      | (S extends { group_by: readonly (infer G extends string)[] } ? G : never)
+      | (S extends { interval: Interval } ? "bucket" : never)
+      | (S extends { measures: readonly (infer M)[] } ? MeasureColumn<M> : "count");
+
+export interface QueryMeta {
+  /** Server time of the query, in milliseconds. */
+  took_ms: number;
+  plan: string;
+  /** With `explain: true`: the aggregation pipeline. */
+  pipeline?: unknown[];
+  [key: string]: unknown;
+}
+
+/** The answer of `query()`. */
+export declare class QueryResult<C extends string = string> {
+  constructor(columns: C[], rows: Cell[][], meta: QueryMeta);
+  /** Column names: the dimensions, `bucket`, then the measures. */
+  readonly columns: C[];
+  /** Rows, each in column order. */
+  readonly rows: Cell[][];
+  readonly meta: QueryMeta;
+  /** The rows as objects keyed by column name. */
+  records(): Array<Record<C, Cell>>;
+}
+
+// ---------------------------------------------------------------- catalog
+
+export type ValueKind = "string" | "number" | "bool" | "list";
+
+/** One entry of `GET /v1/dimensions`. */
+export interface CatalogEntry {
+  name: string;
+  field: "dimension" | "metric";
+  kinds: ValueKind[];
+  /** Event types it appeared on. */
+  types: string[];
+  /** RFC 3339. */
+  first_seen: string;
+  /** RFC 3339. */
+  last_seen: string;
+}
+
+export interface HideResult {
+  name: string;
+  hidden: true;
+}
+
+// ---------------------------------------------------------------- export
+
+/** A dimension value as stored: string, number, bool, or a list of strings and numbers. */
+export type DimValue = string | number | boolean | Array<string | number>;
+
+/** One event of `GET /v1/events`; timestamps are RFC 3339 UTC with milliseconds. */
+export interface ExportedEvent {
+  /** The event id the client sent (without the app prefix). */
+  id: string;
+  type: string;
+  /** Event time, corrected for clock skew. */
+  ts: string;
+  /** Event time as the client sent it. */
+  client_ts: string;
+  received_at: string;
+  dims: Record<string, DimValue>;
+  metrics: Record<string, number>;
+}
+
+export interface ExportOptions {
+  app: string;
+  /** Inclusive. */
+  from?: TimeInput;
+  /** Exclusive. */
+  to?: TimeInput;
+  /** Only these event types. */
+  types?: readonly string[];
+  /** Events per request (the collector's `limit`): 1 to 100,000, default 10,000. */
+  pageSize?: number;
+  signal?: AbortSignal;
+}
+
+// ---------------------------------------------------------------- client
+
+/** What the client calls to send a request; the global `fetch` by default. */
+export type FetchLike = (
+  input: string,
+  init: { method: string; headers: Headers; body?: string; signal: AbortSignal },
+) => Promise<Response>;
+
+export interface ClientOptions {
+  /**
+   * Milliseconds to wait for an answer before throwing `TransportError`
+   * (code `timeout`); `Infinity` for none. Covers a whole query; for
+   * `export()`, each wait on the network. Default 60,000.
+   */
+  timeoutMs?: number;
+  /** A fetch to use instead of the global one. */
+  fetch?: FetchLike;
+}
+
+export interface CallOptions {
+  /** Aborts the request; the call then throws `signal.reason`. */
+  signal?: AbortSignal;
+}
+
+/** Default `timeoutMs`: 60,000 (the collector stops a query at 30 s). */
+export declare const DEFAULT_TIMEOUT_MS: number;
+
+export declare class UsageClient {
+  /**
+   * @param url the collector's base URL, e.g. `http://127.0.0.1:8080` (a path prefix is kept)
+   * @param token the app's read token (`rt_…`)
+   * @throws TypeError on a URL that is not absolute http(s), or an empty token
+   */
+  constructor(url: string | URL, token: string, options?: ClientOptions);
+
+  /** The base URL, ending with `/`. */
+  readonly url: string;
+
+  /** `POST /v1/query`. With a literal spec, `records()` is keyed by its columns. */
+  query<const S extends QuerySpec>(spec: S, options?: CallOptions): Promise<QueryResult<ColumnsOf<S>>>;
+
+  /** `GET /v1/dimensions?app=`: every dimension and metric name the app sent, hidden ones left out. */
+  dimensions(app: string, options?: CallOptions): Promise<CatalogEntry[]>;
+
+  /** `POST /v1/dimensions/<name>/hide?app=`: retire a name from the catalog (events keep it). */
+  hideDimension(app: string, name: string, options?: CallOptions): Promise<HideResult>;
+
+  /**
+   * `GET /v1/events`: the app's events in (ts, id) order, as an async
+   * iterator, streamed page by page and line by line. Break out of the
+   * loop to stop; the connection is released.
+   */
+  export(options: ExportOptions): AsyncGenerator<ExportedEvent, void, undefined>;
+}
+
+// ---------------------------------------------------------------- errors
+
+export interface UsageLensErrorOptions {
+  status?: number;
+  code?: string;
+  cause?: unknown;
+}
+
+/** Every error the client throws (besides `TypeError` for bad arguments and an aborted signal's reason). */
+export declare class UsageLensError extends Error {
+  constructor(message: string, options?: UsageLensErrorOptions);
+  /** HTTP status; 0 when no answer was read. */
+  readonly status: number;
+  /** The collector's code (`invalid_query`, `unauthorized`, …), `http_<status>` without one, or a TransportError's code. */
+  readonly code: string;
+}
+
+/** 400: a bad request; the message names the field (e.g. `group_by[0]`). */
+export declare class InvalidQuery extends UsageLensError {}
+/** 401: no read token, or an unknown one. */
+export declare class Unauthorized extends UsageLensError {}
+/** 403: the read token belongs to another app. */
+export declare class Forbidden extends UsageLensError {}
+/** 404: no such endpoint at this base URL. */
+export declare class NotFound extends UsageLensError {}
+/** 422: the query ran over the collector's 30 s limit; narrow it. */
+export declare class QueryTooSlow extends UsageLensError {}
+
+/** 429: over a rate limit. */
+export declare class RateLimited extends UsageLensError {
+  constructor(message: string, options?: UsageLensErrorOptions & { retryAfter?: number | null });
+  /** Seconds to wait (from `Retry-After`), or null. */
+  readonly retryAfter: number | null;
+}
+
+/** 503: the collector cannot reach its store. */
+export declare class StoreUnavailable extends UsageLensError {
+  constructor(message: string, options?: UsageLensErrorOptions & { retryAfter?: number | null });
+  /** Seconds to wait (from `Retry-After`), or null. */
+  readonly retryAfter: number | null;
+}
+
+/**
+ * No usable answer. `code`: `network` (refused, reset, DNS, CORS in a
+ * browser), `timeout`, `truncated` (a body cut off mid-line),
+ * `invalid_response` (not JSON, not UTF-8). `cause` holds the underlying error.
+ */
+export declare class TransportError extends UsageLensError {}
