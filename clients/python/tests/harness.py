@@ -24,6 +24,8 @@ REPO = Path(__file__).resolve().parents[3]
 
 @dataclass
 class App:
+    """An app created with ``apps create``, and the events sent to it."""
+
     id: str
     write_key: str
     read_token: str
@@ -112,6 +114,7 @@ def store_uri() -> str:
 
 
 def post_batch(url: str, app: App, events: list[Event]) -> None:
+    """Sends ``events`` through ``POST /v1/batch``; every one must be stored."""
     for start in range(0, len(events), 100):
         chunk = events[start : start + 100]
         body = json.dumps({"app": app.id, "events": [e.wire() for e in chunk]}).encode()
@@ -128,6 +131,8 @@ def post_batch(url: str, app: App, events: list[Event]) -> None:
 
 @dataclass
 class Env:
+    """The running collector (``url``), its database, and its three apps."""
+
     url: str
     database: str
     shop: App

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+import time
+
 import pytest
 from harness import Collector, Env, closed_port
 
@@ -84,6 +87,18 @@ def test_closed_port_is_a_transport_error() -> None:
     assert e.value.status is None
     assert e.value.code == "transport"
     assert "POST /v1/query" in e.value.message
+
+
+def test_a_silent_server_times_out() -> None:
+    # The kernel completes the handshake on a listening socket; nothing ever answers.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        lens = Client(f"http://127.0.0.1:{silent.getsockname()[1]}", "rt_x", timeout=0.5)
+        started = time.monotonic()
+        with pytest.raises(TransportError, match="timed out"):
+            lens.query("shop")
+        assert time.monotonic() - started < 5
 
 
 def test_unreachable_store_is_store_unavailable(dead_store_collector: Collector) -> None:
