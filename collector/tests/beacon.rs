@@ -436,3 +436,37 @@ fn load_errors_say_what_is_wrong() {
         other => panic!("expected Read, got {other:?}"),
     }
 }
+
+fn gzip_fast(data: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut enc, data).unwrap();
+    enc.finish().unwrap()
+}
+
+#[tokio::test]
+async fn a_precompressed_gz_is_served_as_is_when_it_matches() {
+    let f = Fixture::new();
+    // The build's `.gz` (zopfli there): recognisable here by being a fast
+    // gzip, unlike the collector's own best-compression one.
+    let wasm_gz = gzip_fast(&f.wasm);
+    std::fs::write(f.dir.join(format!("{}.gz", f.wasm_name)), &wasm_gz).unwrap();
+    // A stale `.gz` (of other content) must be ignored, never served.
+    std::fs::write(f.dir.join("beacon.js.gz"), gzip_fast(b"stale")).unwrap();
+    let env = f.env().await;
+
+    let r = get(
+        &env,
+        &format!("/beacon/{}", f.wasm_name),
+        &[("accept-encoding", "gzip")],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.header("content-encoding"), Some("gzip"));
+    assert_eq!(r.body, wasm_gz, "the precompressed file, byte for byte");
+    assert_eq!(r.decoded(), f.wasm);
+
+    let r = get(&env, "/beacon.js", &[("accept-encoding", "gzip")]).await;
+    assert_eq!(r.header("content-encoding"), Some("gzip"));
+    assert_eq!(r.decoded(), f.js, "the stale .gz is ignored");
+    env.drop_db().await;
+}

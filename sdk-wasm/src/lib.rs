@@ -34,11 +34,11 @@
 //! modules tested natively; the browser parts are tested in headless
 //! Chromium with `wasm-bindgen-test`.
 
-#![no_std]
+// `no_std` in the browser (the shipped beacon links no `std`, see
+// `page.rs`); natively, for the unit tests of the pure modules, with `std`.
+#![cfg_attr(target_arch = "wasm32", no_std)]
 
 extern crate alloc;
-#[cfg(test)]
-extern crate std;
 
 pub use usagelens_protocol::delivery;
 pub mod naming;

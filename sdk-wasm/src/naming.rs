@@ -36,11 +36,11 @@ pub fn clip(s: &str) -> &str {
     if s.len() <= MAX_STRING_BYTES {
         return s;
     }
-    let mut end = MAX_STRING_BYTES;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
+    // `get` rather than `&s[..end]`: no formatted panic path in the beacon.
+    (0..=MAX_STRING_BYTES)
+        .rev()
+        .find_map(|end| s.get(..end))
+        .unwrap_or_default()
 }
 
 /// Most items kept of a multi-valued dimension.

@@ -24,31 +24,41 @@ impl<T> BoundedQueue<T> {
 
     /// Adds an item; drops the oldest when full.
     pub fn push(&mut self, item: T) {
-        if self.items.len() == self.capacity {
-            self.items.remove(0);
+        if self.items.len() >= self.capacity {
+            self.items = self.take_after(1);
             self.dropped += 1;
         }
         self.items.push(item);
     }
 
+    /// The items after the first `n`, without `Vec::remove`/`drain` (their
+    /// formatted panic messages would link `core::fmt` into the beacon).
+    fn take_after(&mut self, n: usize) -> Vec<T> {
+        core::mem::take(&mut self.items)
+            .into_iter()
+            .skip(n)
+            .collect()
+    }
+
     /// Puts a batch that could not be sent back in front, keeping the bound
     /// (what does not fit is dropped and counted: the oldest go first).
-    pub fn requeue(&mut self, mut batch: Vec<T>) {
-        let room = self.capacity - self.items.len();
-        if batch.len() > room {
-            // The oldest of the batch go first.
-            let over = batch.len() - room;
-            batch.drain(..over);
-            self.dropped += over as u64;
-        }
-        batch.append(&mut self.items);
-        self.items = batch;
+    pub fn requeue(&mut self, batch: Vec<T>) {
+        let room = self.capacity.saturating_sub(self.items.len());
+        let over = batch.len().saturating_sub(room);
+        // The oldest of the batch go first.
+        self.dropped += over as u64;
+        let mut items: Vec<T> = batch.into_iter().skip(over).collect();
+        items.append(&mut self.items);
+        self.items = items;
     }
 
     /// Takes up to `n` of the oldest items.
     pub fn take(&mut self, n: usize) -> Vec<T> {
-        let n = n.min(self.items.len());
-        self.items.drain(..n).collect()
+        if n >= self.items.len() {
+            return core::mem::take(&mut self.items);
+        }
+        let rest = self.items.split_off(n);
+        core::mem::replace(&mut self.items, rest)
     }
 
     /// Items waiting.
