@@ -20,26 +20,25 @@ pub const APP_RULE: &str = "^[a-z0-9][a-z0-9_-]{0,63}$";
 /// assert!(!is_valid_name("a.b"));
 /// ```
 pub fn is_valid_name(name: &str) -> bool {
-    let b = name.as_bytes();
-    match b.first() {
-        Some(c) if c.is_ascii_alphabetic() || *c == b'_' => {}
-        _ => return false,
-    }
-    b.len() <= MAX_NAME_BYTES
-        && b[1..]
+    // `split_first`, not `b[1..]`: no panic path (the beacon links no `core::fmt`).
+    let Some((first, rest)) = name.as_bytes().split_first() else {
+        return false;
+    };
+    (first.is_ascii_alphabetic() || *first == b'_')
+        && name.len() <= MAX_NAME_BYTES
+        && rest
             .iter()
             .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-')
 }
 
 /// An event type: `^[a-z][a-z0-9_.-]{0,63}$`.
 pub fn is_valid_type(name: &str) -> bool {
-    let b = name.as_bytes();
-    match b.first() {
-        Some(c) if c.is_ascii_lowercase() => {}
-        _ => return false,
-    }
-    b.len() <= MAX_NAME_BYTES
-        && b[1..].iter().all(|c| {
+    let Some((first, rest)) = name.as_bytes().split_first() else {
+        return false;
+    };
+    first.is_ascii_lowercase()
+        && name.len() <= MAX_NAME_BYTES
+        && rest.iter().all(|c| {
             c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'_' | b'.' | b'-')
         })
 }

@@ -101,6 +101,14 @@ pub fn build_beacon() -> Result<PathBuf> {
     let glue_path = work.join(format!("{LIB}.js"));
     let bg_path = work.join(format!("{LIB}_bg.wasm"));
     optimize(&bg_path)?;
+    step("shortening the import and export names (xtask/src/wasm_names.rs)");
+    let (short_wasm, short_glue) = crate::wasm_names::shorten(
+        &std::fs::read(&bg_path).with_context(|| format!("cannot read {}", bg_path.display()))?,
+        &std::fs::read_to_string(&glue_path)
+            .with_context(|| format!("cannot read {}", glue_path.display()))?,
+    )?;
+    std::fs::write(&bg_path, short_wasm)?;
+    std::fs::write(&glue_path, short_glue)?;
 
     step(&format!("assembling the loader ({LOADER})"));
     let read = |p: &Path| std::fs::read(p).with_context(|| format!("cannot read {}", p.display()));

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 mod beacon;
+mod wasm_names;
 use beacon::build_beacon;
 
 /// The SecantusDB release the project is tested against.
