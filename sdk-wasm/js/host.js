@@ -8,13 +8,13 @@
   function fire(id) {
     return function (v) { try { dispatch(id, v); } catch (e) {} };
   }
+  function get(o, k) { try { return o == null ? undefined : o[k]; } catch (e) {} }
   return {
     init: function (f) { dispatch = f; },
     global: function () { return g; },
-    get: function (o, k) { try { return o == null ? undefined : o[k]; } catch (e) {} },
-    at: function (o, i) { try { return o == null ? undefined : o[i]; } catch (e) {} },
+    get: get,
+    at: get,
     set: function (o, k, v) { try { o[k] = v; } catch (e) {} },
-    del: function (o, k) { try { delete o[k]; } catch (e) {} },
     call: function (o, k, a, b) { try { return o[k](a, b); } catch (e) {} },
     obj: function () { return {}; },
     arr: function () { return []; },

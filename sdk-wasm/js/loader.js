@@ -31,6 +31,7 @@
   try {
     wasm_bindgen({ module_or_path: wasmUrl }).then(function () {
       var t0 = performance.now(), api = wasm_bindgen;
+      __ulh.init(api.dispatch);
       var on = api.start_beacon(cfg);
       // The beacon's own main-thread start-up cost, visible in devtools.
       try { performance.measure("usagelens:init", { start: t0, end: performance.now() }); } catch (e) {}

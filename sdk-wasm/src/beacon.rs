@@ -8,10 +8,8 @@
 
 use alloc::borrow::ToOwned;
 use alloc::string::String;
-use alloc::vec;
 use alloc::vec::Vec;
 
-use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
 
@@ -76,9 +74,12 @@ fn num(cfg: &JsValue, key: &str, default: f64, min: f64, max: f64) -> f64 {
 fn flag(cfg: &JsValue, key: &str, default: bool) -> bool {
     match get(cfg, key) {
         None => default,
-        Some(v) => match v.as_string() {
-            Some(s) => !matches!(s.trim(), "false" | "0" | "off" | "no"),
-            None => v.as_bool().unwrap_or(default),
+        Some(v) => match v.as_bool() {
+            Some(b) => b,
+            None => !matches!(
+                host::trimmed(&v).as_deref(),
+                Some("false" | "0" | "off" | "no")
+            ),
         },
     }
 }
@@ -261,11 +262,12 @@ pub fn identify(user: JsValue) {
     if with(|_| ()).is_none() {
         return;
     }
-    let user = user
-        .as_string()
-        .or_else(|| user.as_f64().filter(|v| v.is_finite()).map(number_string))
-        .map(|u| clip(u.trim()).to_owned())
-        .filter(|u| !u.is_empty());
+    // A string (trimmed) or a finite number; anything else forgets the user.
+    let user = match user.as_f64() {
+        Some(n) if n.is_finite() => Some(number_string(n)),
+        _ => host::trimmed(&user),
+    }
+    .map(|u| clip(&u).to_owned());
     store(USER_KEY, user.as_deref());
     with(|s| s.user = user);
 }
@@ -289,7 +291,8 @@ pub fn set_dimension(name: JsValue, value: JsValue) {
 #[wasm_bindgen]
 pub fn unset(name: JsValue) {
     if let Some(name) = name.as_string() {
-        with(|s| host::del(&s.dims, &name));
+        // `undefined`: JSON leaves the name out of every later batch.
+        with(|s| set(&s.dims, &name, JsValue::UNDEFINED));
     }
 }
 
@@ -338,16 +341,17 @@ pub fn flush() {
         }
         s.last_flush = t;
         let head = envelope_head(s);
+        // As many of the oldest events as fit one `fetch` body (at least one).
         let mut size = head.len() + 2;
-        let mut batch = Vec::new();
-        while let Some(next) = s.queue.take(1).pop() {
-            if !batch.is_empty() && size + next.len() + 1 > MAX_FETCH_BYTES {
-                s.queue.requeue(vec![next]);
+        let mut n = 0;
+        for e in s.queue.iter() {
+            size += e.len() + 1;
+            if n > 0 && size > MAX_FETCH_BYTES {
                 break;
             }
-            size += next.len() + 1;
-            batch.push(next);
+            n += 1;
         }
+        let batch = s.queue.take(n);
         let (bodies, skipped) = chunk(&batch, &head, "]}", MAX_FETCH_BYTES);
         s.queue.count_dropped(skipped.len());
         let body = bodies.into_iter().next()?;
@@ -868,23 +872,25 @@ fn on_lcp(entries: &JsValue) {
     }
 }
 
+fn is_hidden() -> bool {
+    document()
+        .and_then(|d| get_str(&d, "visibilityState"))
+        .is_some_and(|v| v == "hidden")
+}
+
 /// Everything the host reports: listeners, the timer, observers, requests.
-fn dispatch(id: u32, v: JsValue) {
+/// The loader hands this export to the host (`__ulh.init`) before
+/// [`start_beacon`]: one exported function rather than a wasm-bindgen
+/// `Closure`, whose machinery would weigh more than the beacon's listeners.
+#[wasm_bindgen]
+pub fn dispatch(id: u32, v: JsValue) {
     match id {
         ON_CLICK => on_click(&v),
         ON_CHANGE => on_change(&v),
         ON_SUBMIT => on_submit(&v),
         ON_ROUTE => on_route_change(),
         ON_PAGEHIDE => flush_on_hide(),
-        ON_VISIBILITY => {
-            if document()
-                .and_then(|d| get_str(&d, "visibilityState"))
-                .as_deref()
-                == Some("hidden")
-            {
-                flush_on_hide();
-            }
-        }
+        ON_VISIBILITY if is_hidden() => flush_on_hide(),
         ON_TICK => tick(),
         ON_LONGTASKS => on_longtasks(&v),
         ON_LCP => on_lcp(&v),
@@ -902,10 +908,6 @@ fn listen_once() {
     if !first {
         return;
     }
-    let cb = Closure::<dyn FnMut(u32, JsValue)>::new(dispatch);
-    host::init(cb.as_ref());
-    // The dispatcher lives as long as the page.
-    cb.forget();
     let w = global();
     let Some(d) = document() else { return };
     host::listen(&d, "click", ON_CLICK);

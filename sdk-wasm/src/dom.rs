@@ -30,11 +30,14 @@ fn attr(el: &JsValue, name: &str) -> Option<String> {
     call_str(el, "getAttribute", name).as_string()
 }
 
-/// The lower-case tag name (`""` for a non-element).
+/// An element's attribute, trimmed and clipped, unless blank.
+fn attr_trimmed(el: &JsValue, name: &str) -> Option<String> {
+    host::trimmed(&call_str(el, "getAttribute", name)).map(|s| clip(&s).to_owned())
+}
+
+/// The lower-case tag name (`localName`; `""` for a non-element).
 fn tag(el: &JsValue) -> String {
-    get_str(el, "tagName")
-        .unwrap_or_default()
-        .to_ascii_lowercase()
+    get_str(el, "localName").unwrap_or_default()
 }
 
 /// `el.closest(selector)`; `None` for a non-element or no match.
@@ -43,16 +46,11 @@ fn closest(el: &JsValue, selector: &str) -> Option<JsValue> {
     (!found.is_undefined() && !found.is_null()).then_some(found)
 }
 
-fn is_interactive(el: &JsValue) -> bool {
-    match tag(el).as_str() {
-        "button" | "a" | "summary" => true,
-        "input" => matches!(
-            attr(el, "type").map(|t| t.to_ascii_lowercase()).as_deref(),
-            Some("button" | "submit" | "reset" | "image")
-        ),
-        _ => attr(el, "role").is_some_and(|r| r.eq_ignore_ascii_case("button")),
-    }
-}
+/// What counts as a widget without `data-usage-widget`: buttons, links,
+/// `[role=button]`, button-like inputs, `summary` (ASCII case-insensitive,
+/// as HTML compares these attribute values).
+pub const INTERACTIVE: &str = "button,a,summary,[role=button i],input[type=button i],\
+input[type=submit i],input[type=reset i],input[type=image i]";
 
 /// Whether `el` or an ancestor carries `data-usage-ignore`.
 pub fn is_ignored(el: &JsValue) -> bool {
@@ -66,35 +64,25 @@ pub fn widget_for(target: &JsValue) -> Option<Widget> {
     }
     // The nearest named widget wins, even around an unnamed button.
     if let Some(named) = closest(target, "[data-usage-widget]") {
-        let name = attr(&named, WIDGET_ATTR).unwrap_or_default();
-        let name = name.trim();
-        if !name.is_empty() {
+        if let Some(name) = attr_trimmed(&named, WIDGET_ATTR) {
             return Some(Widget {
-                name: clip(name).to_owned(),
+                name,
                 tag: tag(&named),
             });
         }
     }
-    let mut cur = Some(target.clone());
-    while let Some(el) = cur {
-        if is_interactive(&el) {
-            let tag = tag(&el);
-            let name = attr(&el, "id")
-                .filter(|id| !id.trim().is_empty())
-                .map(|id| clip(id.trim()).to_owned())
-                .or_else(|| attr(&el, "aria-label").and_then(|l| text_name(&l)))
-                .or_else(|| {
-                    if tag == "input" {
-                        attr(&el, "value").and_then(|v| text_name(&v))
-                    } else {
-                        get_str(&el, "textContent").and_then(|t| text_name(&t))
-                    }
-                })?;
-            return Some(Widget { name, tag });
-        }
-        cur = get(&el, "parentElement");
-    }
-    None
+    let el = closest(target, INTERACTIVE)?;
+    let tag = tag(&el);
+    let name = attr_trimmed(&el, "id")
+        .or_else(|| attr(&el, "aria-label").and_then(|l| text_name(&l)))
+        .or_else(|| {
+            if tag == "input" {
+                attr(&el, "value").and_then(|v| text_name(&v))
+            } else {
+                get_str(&el, "textContent").and_then(|t| text_name(&t))
+            }
+        })?;
+    Some(Widget { name, tag })
 }
 
 /// A control's choice, as `choice` event props.
@@ -114,26 +102,37 @@ pub struct Choice {
     pub kind: &'static str,
 }
 
-/// A chosen value.
+/// A chosen value: the option or input `value`s, kept as JS strings (they
+/// are only compared and sent, never read in Rust).
 #[derive(Debug, Clone, PartialEq)]
 pub enum ChoiceValue {
     /// One value.
-    One(String),
+    One(JsValue),
     /// Several values (multi-select, checkbox group).
-    Many(Vec<String>),
+    Many(Vec<JsValue>),
     /// A lone checkbox.
     Flag(bool),
+}
+
+/// A value string as sent: clipped to the protocol's limit.
+fn clipped(v: &JsValue) -> JsValue {
+    match v.as_string() {
+        Some(s) if s.len() > usagelens_protocol::limits::MAX_STRING_BYTES => {
+            JsValue::from_str(clip(&s))
+        }
+        _ => v.clone(),
+    }
 }
 
 impl ChoiceValue {
     fn to_js(&self) -> JsValue {
         match self {
-            Self::One(s) => JsValue::from_str(clip(s)),
+            Self::One(v) => clipped(v),
             Self::Flag(b) => JsValue::from_bool(*b),
             Self::Many(v) => {
                 let a = host::arr();
                 for s in v.iter().take(crate::naming::MAX_ITEMS) {
-                    host::push(&a, &JsValue::from_str(clip(s)));
+                    host::push(&a, &clipped(s));
                 }
                 a
             }
@@ -162,14 +161,8 @@ impl Choice {
     }
 }
 
-fn non_blank(v: Option<String>) -> Option<String> {
-    v.filter(|n| !n.trim().is_empty())
-}
-
 fn control_name(el: &JsValue) -> Option<String> {
-    non_blank(attr(el, "name"))
-        .or_else(|| non_blank(attr(el, "id")))
-        .map(|n| clip(n.trim()).to_owned())
+    attr_trimmed(el, "name").or_else(|| attr_trimmed(el, "id"))
 }
 
 /// The control's form (`null` outside one).
@@ -183,14 +176,14 @@ fn form_name(form: &JsValue) -> Option<String> {
     if form.is_null() {
         return None;
     }
-    non_blank(attr(form, "id")).or_else(|| non_blank(attr(form, "name")))
+    attr_trimmed(form, "id").or_else(|| attr_trimmed(form, "name"))
 }
 
 fn select_choice(s: &JsValue) -> Option<Choice> {
     let opts = get(s, "options")?;
     let mut value = Vec::new();
     let mut default = Vec::new();
-    let option_value = |o: &JsValue| get_str(o, "value").unwrap_or_default();
+    let option_value = |o: &JsValue| get(o, "value").unwrap_or_else(|| JsValue::from_str(""));
     for i in 0..len(&opts) {
         let o = at(&opts, i);
         if get_bool(&o, "selected") {
@@ -209,10 +202,7 @@ fn select_choice(s: &JsValue) -> Option<Choice> {
     let (value, default) = if multiple {
         (ChoiceValue::Many(value), ChoiceValue::Many(default))
     } else {
-        (
-            ChoiceValue::One(value.into_iter().next().unwrap_or_default()),
-            ChoiceValue::One(default.into_iter().next().unwrap_or_default()),
-        )
+        (first(value), first(default))
     };
     Some(Choice {
         control: control_name(s)?,
@@ -258,12 +248,22 @@ fn group(input: &JsValue, kind: &str) -> Vec<JsValue> {
 }
 
 /// The values of the checked (or default-checked) members of a group.
-fn checked_values(members: &[JsValue], key: &str) -> Vec<String> {
+fn checked_values(members: &[JsValue], key: &str) -> Vec<JsValue> {
     members
         .iter()
         .filter(|m| get_bool(m, key))
-        .map(|m| get_str(m, "value").unwrap_or_default())
+        .map(|m| get(m, "value").unwrap_or_else(|| JsValue::from_str("")))
         .collect()
+}
+
+/// The first value (`""` for none) as a single value.
+fn first(values: Vec<JsValue>) -> ChoiceValue {
+    ChoiceValue::One(
+        values
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| JsValue::from_str("")),
+    )
 }
 
 fn input_choice(input: &JsValue) -> Option<Choice> {
@@ -291,12 +291,11 @@ fn input_choice(input: &JsValue) -> Option<Choice> {
             let members = group(input, "radio");
             let value = checked_values(&members, "checked");
             let default = checked_values(&members, "defaultChecked");
-            let one = |v: Vec<String>| ChoiceValue::One(v.into_iter().next().unwrap_or_default());
             choice(
                 "radio",
                 value == default,
-                Some(one(value)),
-                Some(one(default)),
+                Some(first(value)),
+                Some(first(default)),
             )
         }
         "checkbox" => {

@@ -6,8 +6,9 @@
 //! (ADR 005). None of them throws: a missing property or a throwing getter
 //! reads as `undefined`.
 //!
-//! `cargo xtask beacon` puts `js/host.js` in the loader's scope as `__ulh`;
-//! the browser tests install it as a global first.
+//! `cargo xtask beacon` puts `js/host.js` in the loader's scope as `__ulh`,
+//! and the loader calls `__ulh.init(dispatch)` before `start_beacon`; the
+//! browser tests install it as a global and do the same.
 
 use alloc::string::String;
 
@@ -16,8 +17,9 @@ use wasm_bindgen::JsValue;
 
 #[wasm_bindgen(js_namespace = __ulh)]
 extern "C" {
-    /// Hands the host the beacon's dispatcher: listeners, timers, observers
-    /// and finished requests call `dispatch(id, value)`.
+    /// Hands the host the beacon's dispatcher ([`crate::dispatch`], done by
+    /// the loader): listeners, timers, observers and finished requests call
+    /// `dispatch(id, value)`.
     pub fn init(dispatch: &JsValue);
     /// `window` (or the worker's `self`).
     pub fn global() -> JsValue;
@@ -27,8 +29,6 @@ extern "C" {
     pub fn at(o: &JsValue, i: u32) -> JsValue;
     #[wasm_bindgen(js_name = set)]
     fn set_raw(o: &JsValue, k: &str, v: &JsValue);
-    /// `delete o[k]`.
-    pub fn del(o: &JsValue, k: &str);
     /// `o[k](a, b)`; `undefined` when it is missing or throws.
     pub fn call(o: &JsValue, k: &str, a: &JsValue, b: &JsValue) -> JsValue;
     /// `o[k](a)` with a string argument.
@@ -106,6 +106,12 @@ pub fn len(o: &JsValue) -> u32 {
 /// `o[k]()`.
 pub fn call0(o: &JsValue, k: &str) -> JsValue {
     call(o, k, &JsValue::UNDEFINED, &JsValue::UNDEFINED)
+}
+
+/// A string `v` trimmed (JS `trim`), unless that leaves nothing; `None`
+/// for anything but a string.
+pub fn trimmed(v: &JsValue) -> Option<String> {
+    call0(v, "trim").as_string().filter(|s| !s.is_empty())
 }
 
 /// `window.document`.

@@ -55,4 +55,6 @@ pub mod host;
 mod page;
 
 #[cfg(target_arch = "wasm32")]
-pub use beacon::{flush, identify, mark, set_dimension, start_beacon, stats, track, unset};
+pub use beacon::{
+    dispatch, flush, identify, mark, set_dimension, start_beacon, stats, track, unset,
+};

@@ -61,6 +61,11 @@ impl<T> BoundedQueue<T> {
         core::mem::replace(&mut self.items, rest)
     }
 
+    /// The items, oldest first.
+    pub fn iter(&self) -> core::slice::Iter<'_, T> {
+        self.items.iter()
+    }
+
     /// Items waiting.
     pub fn len(&self) -> usize {
         self.items.len()

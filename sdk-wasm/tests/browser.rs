@@ -51,6 +51,10 @@ fn install_host() {
         include_str!("../js/host.js")
     );
     js_sys::eval(script).expect("js/host.js evaluates");
+    // What the loader does: the host reports to the beacon's `dispatch`.
+    thread_local!(static DISPATCH: Closure<dyn FnMut(u32, JsValue)> =
+        Closure::new(usagelens_beacon::dispatch));
+    DISPATCH.with(|d| usagelens_beacon::host::init(d.as_ref()));
 }
 
 /// The JS API as the loader exposes it (`window.usagelens`).

@@ -93,6 +93,8 @@ pub fn build_beacon() -> Result<PathBuf> {
     }
     run(Command::new(&bindgen)
         .args(["--target", "no-modules", "--no-typescript"])
+        // The loader always passes the wasm's URL.
+        .arg("--omit-default-module-path")
         // Of no use in the browser (already gone while the profile strips symbols).
         .args(["--remove-name-section", "--remove-producers-section"])
         .arg("--out-dir")
@@ -108,7 +110,7 @@ pub fn build_beacon() -> Result<PathBuf> {
             .with_context(|| format!("cannot read {}", glue_path.display()))?,
     )?;
     std::fs::write(&bg_path, short_wasm)?;
-    std::fs::write(&glue_path, short_glue)?;
+    std::fs::write(&glue_path, without_init_sync(&short_glue)?)?;
 
     step(&format!("assembling the loader ({LOADER})"));
     let read = |p: &Path| std::fs::read(p).with_context(|| format!("cannot read {}", p.display()));
@@ -136,6 +138,20 @@ pub fn build_beacon() -> Result<PathBuf> {
     let built = write_output(&out, &loader, &glue, &read(&bg_path)?)?;
     built.print_sizes(&out);
     Ok(out)
+}
+
+/// The glue without `initSync` (the loader instantiates asynchronously,
+/// off the main thread), so the minifier drops it and its warnings.
+fn without_init_sync(glue: &str) -> Result<String> {
+    const WITH: &str = "Object.assign(__wbg_init, { initSync }, exports)";
+    const WITHOUT: &str = "Object.assign(__wbg_init, exports)";
+    if glue.matches(WITH).count() != 1 {
+        bail!(
+            "the wasm-bindgen glue no longer ends with `{WITH}`: update `without_init_sync` in {}",
+            file!()
+        );
+    }
+    Ok(glue.replacen(WITH, WITHOUT, 1))
 }
 
 /// The `wasm-bindgen` CLI at the version of the `wasm-bindgen` crate in
@@ -469,15 +485,14 @@ fn minify_js(source: &str) -> Result<String> {
 
     let allocator = Allocator::default();
     let parsed = Parser::new(&allocator, source, SourceType::cjs()).parse();
-    if parsed.panicked || !parsed.errors.is_empty() {
+    if parsed.panicked || parsed.diagnostics.has_errors() {
         bail!(
-            "the assembled beacon.js does not parse ({} errors; first: {:?}): check {LOADER} and {HOST}",
-            parsed.errors.len(),
-            parsed.errors.first().map(ToString::to_string)
+            "the assembled beacon.js does not parse (first error: {:?}): check {LOADER} and {HOST}",
+            parsed.diagnostics.errors().next().map(ToString::to_string)
         );
     }
     let mut program = parsed.program;
-    let minified = Minifier::new(MinifierOptions::default()).build(&allocator, &mut program);
+    let minified = Minifier::new(MinifierOptions::default()).minify(&allocator, &mut program);
     Ok(Codegen::new()
         .with_options(CodegenOptions::minify())
         .with_scoping(minified.scoping)
