@@ -31,7 +31,7 @@
     hex: function (n) {
       var a = new Uint8Array(n), s = "", i;
       try { g.crypto.getRandomValues(a); } catch (e) { for (i = 0; i < n; i++) a[i] = Math.random() * 256; }
-      for (i = 0; i < n; i++) s += (a[i] < 16 ? "0" : "") + a[i].toString(16);
+      for (i = 0; i < n; i++) s += (256 + a[i]).toString(16).slice(1);
       return s;
     },
     listen: function (t, type, id) {

@@ -25,7 +25,7 @@ use crate::host::{
 use crate::naming::{clip, MAX_ITEMS};
 use crate::page::PageLocal;
 use crate::queue::BoundedQueue;
-use crate::timing::{breakdown, phase_metric, round2, GcEstimate, NavTiming};
+use crate::timing::{breakdown_into, phase_metric, round2, GcEstimate, NavTiming};
 
 /// Largest body sent with `fetch` (keepalive requests are capped at 64 KiB).
 const MAX_FETCH_BYTES: usize = 60 * 1024;
@@ -119,7 +119,8 @@ struct State {
     attempts: u32,
     last_flush: f64,
     load_sent: bool,
-    marks: Vec<(String, f64)>,
+    /// `usagelens.mark` phases before the breakdown went out: `{metric: ms}`.
+    marks: JsValue,
     lcp: Option<f64>,
     gc: GcEstimate,
     longtask_count: u32,
@@ -228,7 +229,7 @@ pub fn start_beacon(config: JsValue) -> bool {
             attempts: 0,
             last_flush: t,
             load_sent: reset && flag(&config, "skipLoad", false),
-            marks: Vec::new(),
+            marks: obj(),
             lcp: None,
             gc: GcEstimate::default(),
             longtask_count: 0,
@@ -300,14 +301,10 @@ pub fn unset(name: JsValue) {
 /// `<phase>_ms` from navigation start.
 #[wasm_bindgen]
 pub fn mark(phase: JsValue) {
-    let Some(metric) = phase
-        .as_string()
-        .and_then(|p| phase_metric(&p).zip(Some(p)))
-    else {
+    let (Some(phase), Some(perf)) = (phase.as_string(), performance()) else {
         return;
     };
-    let (metric, phase) = metric;
-    let Some(perf) = performance() else {
+    let Some(metric) = phase_metric(&phase) else {
         return;
     };
     let mut name = String::from("usage:");
@@ -318,7 +315,7 @@ pub fn mark(phase: JsValue) {
         if s.load_sent {
             true
         } else {
-            s.marks.push((metric.clone(), at));
+            set(&s.marks, &metric, round2(at));
             false
         }
     });
@@ -702,9 +699,7 @@ fn emit_load() {
     .and_then(|e| get_f64(&e, "startTime"));
     let metrics = obj();
     let lcp = with(|s| s.lcp).flatten();
-    for (name, v) in breakdown(&t, fcp, lcp) {
-        set(&metrics, name, v);
-    }
+    breakdown_into(&t, fcp, lcp, |name, v| set(&metrics, name, v));
     let measures = call_str(&perf, "getEntriesByType", "measure");
     for i in 0..len(&measures) {
         let m = at(&measures, i);
@@ -722,11 +717,10 @@ fn emit_load() {
     }
     let marks = with(|s| {
         s.load_sent = true;
-        core::mem::take(&mut s.marks)
-    })
-    .unwrap_or_default();
-    for (metric, at) in marks {
-        set(&metrics, &metric, round2(at));
+        core::mem::replace(&mut s.marks, obj())
+    });
+    if let Some(marks) = marks {
+        entries(&marks, |metric, ms| set(&metrics, &metric, ms));
     }
     record("load", obj(), metrics);
 }

@@ -46,14 +46,14 @@ pub struct NavTiming {
 }
 
 fn span(
-    out: &mut Vec<(&'static str, f64)>,
+    out: &mut impl FnMut(&'static str, f64),
     name: &'static str,
     start: f64,
     end: f64,
     start_known: bool,
 ) {
     if start_known && end > 0.0 && end >= start {
-        out.push((name, round2(end - start)));
+        out(name, round2(end - start));
     }
 }
 
@@ -68,8 +68,20 @@ pub fn round2(v: f64) -> f64 {
 /// The breakdown as `(metric, value)` pairs.
 pub fn breakdown(t: &NavTiming, fcp: Option<f64>, lcp: Option<f64>) -> Vec<(&'static str, f64)> {
     let mut m = Vec::with_capacity(16);
+    breakdown_into(t, fcp, lcp, |name, v| m.push((name, v)));
+    m
+}
+
+/// The breakdown, handed to `out` metric by metric (no intermediate `Vec`).
+pub fn breakdown_into(
+    t: &NavTiming,
+    fcp: Option<f64>,
+    lcp: Option<f64>,
+    mut out: impl FnMut(&'static str, f64),
+) {
+    let m = &mut out;
     span(
-        &mut m,
+        m,
         "redirect_ms",
         t.redirect_start,
         t.redirect_end,
@@ -77,65 +89,58 @@ pub fn breakdown(t: &NavTiming, fcp: Option<f64>, lcp: Option<f64>) -> Vec<(&'st
     );
     // Lookup and connect start at 0 for a reused connection: still a valid (0 ms) phase.
     span(
-        &mut m,
+        m,
         "dns_ms",
         t.domain_lookup_start,
         t.domain_lookup_end,
         true,
     );
-    span(&mut m, "connect_ms", t.connect_start, t.connect_end, true);
+    span(m, "connect_ms", t.connect_start, t.connect_end, true);
     if t.secure_connection_start > 0.0 {
-        span(
-            &mut m,
-            "tls_ms",
-            t.secure_connection_start,
-            t.connect_end,
-            true,
-        );
+        span(m, "tls_ms", t.secure_connection_start, t.connect_end, true);
     } else if t.connect_end > 0.0 {
-        m.push(("tls_ms", 0.0));
+        m("tls_ms", 0.0);
     }
     span(
-        &mut m,
+        m,
         "request_ms",
         t.request_start,
         t.response_start,
         t.request_start > 0.0,
     );
-    span(&mut m, "ttfb_ms", 0.0, t.response_start, true);
+    span(m, "ttfb_ms", 0.0, t.response_start, true);
     span(
-        &mut m,
+        m,
         "response_ms",
         t.response_start,
         t.response_end,
         t.response_start > 0.0,
     );
     span(
-        &mut m,
+        m,
         "dom_ms",
         t.response_end,
         t.dom_interactive,
         t.response_end > 0.0,
     );
-    span(&mut m, "dcl_ms", 0.0, t.dom_content_loaded_event_end, true);
+    span(m, "dcl_ms", 0.0, t.dom_content_loaded_event_end, true);
     span(
-        &mut m,
+        m,
         "load_event_ms",
         t.load_event_start,
         t.load_event_end,
         t.load_event_start > 0.0,
     );
-    span(&mut m, "total_ms", 0.0, t.load_event_end, true);
+    span(m, "total_ms", 0.0, t.load_event_end, true);
     if let Some(v) = fcp.filter(|v| *v > 0.0) {
-        m.push(("fcp_ms", round2(v)));
+        m("fcp_ms", round2(v));
     }
     if let Some(v) = lcp.filter(|v| *v > 0.0) {
-        m.push(("lcp_ms", round2(v)));
+        m("lcp_ms", round2(v));
     }
     if t.transfer_size >= 0.0 && t.response_end > 0.0 {
-        m.push(("transfer_bytes", t.transfer_size));
+        m("transfer_bytes", t.transfer_size);
     }
-    m
 }
 
 /// A custom phase's metric name: `<phase>_ms`, with characters a metric name
