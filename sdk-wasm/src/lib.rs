@@ -7,8 +7,9 @@
 //!         data-app="demo" data-key="wk_…"></script>
 //! ```
 //!
-//! `beacon.js` (the loader in `js/loader.js` with the wasm-bindgen glue,
-//! assembled by `cargo xtask beacon`) instantiates the module and exposes
+//! `beacon.js` (the loader in `js/loader.js` with the host functions of
+//! `js/host.js` and the wasm-bindgen glue, assembled and minified by `cargo
+//! xtask beacon`) instantiates the module and exposes
 //! `window.usagelens`: `track(type, props, metrics)`, `identify(user)`,
 //! `set(dimension, value)`, `unset(dimension)`, `mark(phase)`, `flush()`.
 //! Calls made before the module loads are queued and replayed.
@@ -33,6 +34,12 @@
 //! The pure rules (delivery, queue, load breakdown, naming) are plain Rust
 //! modules tested natively; the browser parts are tested in headless
 //! Chromium with `wasm-bindgen-test`.
+//!
+//! The wasm reads the page through [`host`], a few generic functions, rather
+//! than one web-sys binding per DOM method, and links no `std` (the
+//! `standalone` feature: lol_alloc and a panic handler that traps): that is
+//! what keeps the beacon under 20 KB gzipped (ADR 005 in `docs/adr/`). The
+//! browser tests build with `--no-default-features`.
 
 // `no_std` in the browser (the shipped beacon links no `std`, see
 // `page.rs`); natively, for the unit tests of the pure modules, with `std`.

@@ -232,6 +232,7 @@ fn test(extra: &[&str]) -> Result<()> {
     ]))?;
     ensure_browser_tools()?;
     let beacon_dir = build_beacon()?;
+    beacon::check_size_budget(&beacon_dir)?;
     let chromedriver = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| CHROMEDRIVER.to_owned());
     step("building the collector and demo site binaries for the end-to-end tests");
     run(cargo().args([
