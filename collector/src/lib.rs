@@ -8,6 +8,7 @@
 //! |---|---|
 //! | [`ingest`] | the batch endpoint: decode, authenticate, validate, store |
 //! | [`query`] | `POST /v1/query`: group and filter by any dimension, one pipeline per query |
+//! | [`export`] | `GET /v1/events`: raw events page by page, NDJSON or CSV, streamed from a cursor |
 //! | [`store`] | MongoDB collections, indexes, writes, error classification |
 //! | [`apps`] | apps, write keys, read tokens, allowed origins |
 //! | [`catalog`] | the dimension catalog, kept without a write per event |
@@ -46,6 +47,7 @@ pub mod cli;
 pub mod config;
 pub mod enrich;
 pub mod error;
+pub mod export;
 pub mod ingest;
 pub mod query;
 pub mod ratelimit;

@@ -170,7 +170,7 @@ impl IntoResponse for QueryError {
     }
 }
 
-fn invalid(msg: impl Into<String>) -> QueryError {
+pub(crate) fn invalid(msg: impl Into<String>) -> QueryError {
     QueryError::Invalid(msg.into())
 }
 
@@ -502,7 +502,11 @@ fn map_time_limit(e: mongodb::error::Error) -> QueryError {
 }
 
 /// Checks `Authorization: Bearer <read token>` against `app`.
-async fn authorize(state: &AppState, headers: &HeaderMap, app: &str) -> Result<(), QueryError> {
+pub(crate) async fn authorize(
+    state: &AppState,
+    headers: &HeaderMap,
+    app: &str,
+) -> Result<(), QueryError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

@@ -59,6 +59,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/v1/batch", post(handle_batch).options(handle_preflight))
         .route("/v1/query", post(crate::query::handle_query))
+        .route("/v1/events", get(crate::export::handle_events))
         .route("/v1/dimensions", get(crate::query::handle_dimensions))
         .route(
             "/v1/dimensions/{name}/hide",

@@ -20,8 +20,14 @@ pub const APPS: &str = "apps";
 /// Collection of the dimension catalog.
 pub const CATALOG: &str = "catalog";
 
+/// The index `{app: 1, ts: 1, _id: 1}` on `events`: an app's events in
+/// `(ts, _id)` order, which the raw export pages through without a sort.
+pub const APP_TS_ID: &str = "app_ts_id";
+
 /// MongoDB's duplicate-key error code.
 const DUPLICATE_KEY: i32 = 11000;
+/// MongoDB's error code for dropping an index that does not exist.
+const INDEX_NOT_FOUND: i32 = 27;
 
 /// A storage error, classified.
 #[derive(Debug, thiserror::Error)]
@@ -193,9 +199,16 @@ impl Store {
             .create_indexes([
                 named(doc! { "app": 1, "type": 1, "ts": 1 }, "app_type_ts"),
                 named(doc! { "app": 1, "dims.user": 1, "ts": 1 }, "app_user_ts"),
-                named(doc! { "app": 1, "ts": 1 }, "app_ts"),
+                named(doc! { "app": 1, "ts": 1, "_id": 1 }, APP_TS_ID),
             ])
             .await?;
+        // `app_ts` ({app, ts}) was replaced by `app_ts_id`, which serves all it
+        // served; a database created before keeps it until this drops it.
+        match self.events.drop_index("app_ts").await {
+            Ok(()) => tracing::info!("dropped the index app_ts (replaced by {APP_TS_ID})"),
+            Err(e) if is_index_not_found(&e) => {}
+            Err(e) => return Err(e.into()),
+        }
         self.collection(CATALOG)
             .create_index(named(doc! { "app": 1, "name": 1 }, "app_name"))
             .await?;
@@ -240,6 +253,10 @@ impl Store {
             },
         }
     }
+}
+
+fn is_index_not_found(e: &mongodb::error::Error) -> bool {
+    matches!(e.kind.as_ref(), ErrorKind::Command(c) if c.code == INDEX_NOT_FOUND)
 }
 
 /// Milliseconds since the epoch as a BSON date.
