@@ -228,7 +228,7 @@ async fn query_command(store: &Store, a: QueryArgs) -> anyhow::Result<()> {
     }
     let req: crate::query::QueryRequest = serde_json::from_value(q)?;
     let plan = crate::query::compile(&req)?;
-    let rows = crate::query::execute(store, &plan).await?;
+    let rows = crate::query::execute(store, &plan, crate::query::QUERY_TIME_LIMIT).await?;
     if a.json {
         println!(
             "{}",

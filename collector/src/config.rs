@@ -58,6 +58,16 @@ impl StoreConfig {
     }
 }
 
+/// A query time limit: a duration of at least 1ms (MongoDB counts
+/// `maxTimeMS` in whole milliseconds, and 0 would mean no limit).
+fn parse_query_timeout(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    if d < Duration::from_millis(1) {
+        return Err(format!("`{s}` is shorter than 1ms"));
+    }
+    Ok(d)
+}
+
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum LogFormat {
@@ -95,6 +105,11 @@ pub struct ServeConfig {
     #[arg(long, env = "USAGELENS_CATALOG_FLUSH", default_value = "10s", value_parser = humantime::parse_duration)]
     pub catalog_flush: Duration,
 
+    /// The server-side time limit of one `POST /v1/query` (MongoDB's
+    /// `maxTimeMS`); past it the query answers 422 `query_too_slow`. At least 1ms.
+    #[arg(long, env = "USAGELENS_QUERY_TIMEOUT", default_value = "30s", value_parser = parse_query_timeout)]
+    pub query_timeout: Duration,
+
     /// How long shutdown waits for in-flight requests.
     #[arg(long, env = "USAGELENS_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub shutdown_timeout: Duration,
@@ -119,8 +134,44 @@ impl Default for ServeConfig {
             app_cache_ttl: Duration::from_secs(5),
             catalog_flush: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(30),
+            query_timeout: crate::query::QUERY_TIME_LIMIT,
             log_format: LogFormat::Text,
             beacon_dir: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Serve {
+        #[command(flatten)]
+        config: ServeConfig,
+    }
+
+    fn parse(args: &[&str]) -> Result<ServeConfig, String> {
+        Serve::try_parse_from(std::iter::once("serve").chain(args.iter().copied()))
+            .map(|s| s.config)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn query_timeout() {
+        assert_eq!(parse(&[]).unwrap().query_timeout, Duration::from_secs(30));
+        assert_eq!(
+            ServeConfig::default().query_timeout,
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            parse(&["--query-timeout", "250ms"]).unwrap().query_timeout,
+            Duration::from_millis(250)
+        );
+        for bad in ["0s", "500us", "soon"] {
+            let e = parse(&["--query-timeout", bad]).unwrap_err();
+            assert!(e.contains("--query-timeout"), "{bad}: {e}");
         }
     }
 }

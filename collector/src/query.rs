@@ -21,7 +21,7 @@ use crate::store::{bson_date, StoreError, APPS, EVENTS};
 
 /// Most rows a query answers.
 pub const MAX_LIMIT: u32 = 10_000;
-/// The server-side time limit of one query.
+/// The default server-side time limit of one query (`--query-timeout`).
 pub const QUERY_TIME_LIMIT: Duration = Duration::from_secs(30);
 
 /// A filter on a dimension or a metric.
@@ -136,8 +136,8 @@ pub enum QueryError {
     #[error("unknown read token")]
     BadToken,
     /// Over the time limit.
-    #[error("the query ran over the {0} s limit: narrow `from`/`to`, add `types` or filters, or group by fewer dimensions")]
-    TooSlow(u64),
+    #[error("the query ran over the server's {} limit: narrow `from`/`to`, add `types` or filters, or group by fewer dimensions", humantime::format_duration(*.0))]
+    TooSlow(Duration),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -460,18 +460,21 @@ fn bson_to_json(b: Option<&Bson>) -> serde_json::Value {
     }
 }
 
-/// Runs a compiled plan.
+/// Runs a compiled plan, for at most `time_limit` on the server
+/// (`maxTimeMS`); past it, [`QueryError::TooSlow`].
 pub async fn execute(
     store: &crate::store::Store,
     plan: &Plan,
+    time_limit: Duration,
 ) -> Result<Vec<Vec<serde_json::Value>>, QueryError> {
+    let over = |e| map_time_limit(e, time_limit);
     let cursor = store
         .collection(EVENTS)
         .aggregate(plan.pipeline.clone())
-        .max_time(QUERY_TIME_LIMIT)
+        .max_time(time_limit)
         .await
-        .map_err(map_time_limit)?;
-    let docs: Vec<Document> = cursor.try_collect().await.map_err(map_time_limit)?;
+        .map_err(over)?;
+    let docs: Vec<Document> = cursor.try_collect().await.map_err(over)?;
     Ok(docs
         .iter()
         .map(|d| {
@@ -492,10 +495,13 @@ pub async fn execute(
         .collect())
 }
 
-fn map_time_limit(e: mongodb::error::Error) -> QueryError {
+/// MongoDB's `MaxTimeMSExpired`.
+const MAX_TIME_MS_EXPIRED: i32 = 50;
+
+fn map_time_limit(e: mongodb::error::Error, limit: Duration) -> QueryError {
     if let mongodb::error::ErrorKind::Command(c) = e.kind.as_ref() {
-        if c.code == 50 {
-            return QueryError::TooSlow(QUERY_TIME_LIMIT.as_secs());
+        if c.code == MAX_TIME_MS_EXPIRED {
+            return QueryError::TooSlow(limit);
         }
     }
     QueryError::Store(e.into())
@@ -540,7 +546,7 @@ pub async fn handle_query(
         let q: QueryRequest = serde_json::from_slice(&body).map_err(|e| invalid(format!("the body is not a valid query: {e}")))?;
         authorize(&state, &headers, &q.app).await?;
         let plan = compile(&q)?;
-        let rows = execute(&state.store, &plan).await?;
+        let rows = execute(&state.store, &plan, state.config.query_timeout).await?;
         let mut meta = serde_json::json!({ "took_ms": started.elapsed().as_secs_f64() * 1000.0, "plan": "raw" });
         if q.explain {
             meta["pipeline"] = Bson::Array(plan.pipeline.iter().cloned().map(Bson::Document).collect()).into_relaxed_extjson();

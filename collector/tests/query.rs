@@ -518,3 +518,59 @@ async fn the_dimension_catalog_lists_and_hides_names() {
         .assert_error(401, "unauthorized", "unknown read token");
     env.drop_db().await;
 }
+
+/// The server-side time limit (`--query-timeout`, MongoDB's `maxTimeMS`):
+/// the same query over the same events answers with the default limit and
+/// is a 422 that says what to narrow with a 1 ms limit.
+#[tokio::test]
+async fn a_query_over_the_time_limit_is_a_422_that_says_what_to_narrow() {
+    use std::time::Duration;
+    use usagelens_collector::config::ServeConfig;
+    use usagelens_collector::server::{app, AppState};
+
+    let env = TestEnv::with_config(ServeConfig {
+        rate_limit_ip: 0,
+        rate_limit_app: 0,
+        query_timeout: Duration::from_millis(1),
+        ..ServeConfig::default()
+    })
+    .await;
+    let token = env.app.read_token.clone();
+    let evs: Vec<Ev> = (0..5)
+        .flat_map(|_| dataset())
+        .enumerate()
+        .map(|(i, mut e)| {
+            e.id = format!("t{i}");
+            e
+        })
+        .collect();
+    assert_eq!(evs.len(), 1200);
+    load(&env, &evs).await;
+    let q = json!({"app": "demo", "group_by": ["widget", "roles"],
+        "measures": ["count", {"fn": "avg", "of": "duration_ms"}]});
+
+    // With the default limit (30 s), the query answers.
+    let state = AppState::new(env.store.clone(), ServeConfig::default());
+    let relaxed = TestEnv {
+        router: app(state.clone()),
+        state,
+        store: env.store.clone(),
+        app: env.app.clone(),
+    };
+    let r = query(&relaxed, &token, q.clone()).await;
+    // One row per widget and role; an event counts once per distinct role.
+    let counted: i64 = rows(&r).iter().map(|row| row[2].as_i64().unwrap()).sum();
+    assert!(counted >= 1200, "{}", r.text);
+
+    // With 1 ms, it runs over.
+    let r = query(&env, &token, q).await;
+    r.assert_error(422, "query_too_slow", "ran over the server's 1ms limit");
+    for what in [
+        "narrow `from`/`to`",
+        "add `types` or filters",
+        "group by fewer dimensions",
+    ] {
+        assert!(r.message().contains(what), "{what}: {}", r.message());
+    }
+    env.drop_db().await;
+}
