@@ -110,6 +110,26 @@ impl Drop for LocalStore {
     }
 }
 
+/// The project-local Python virtualenv (`target/usagelens-tools/venv`),
+/// created when missing: SecantusDB and the Python client's tests live there.
+fn tools_venv() -> Result<PathBuf> {
+    let venv = target_dir().join("usagelens-tools").join("venv");
+    if venv.join("bin").join("pip").exists() {
+        return Ok(venv);
+    }
+    let python = ["python3", "python"]
+        .into_iter()
+        .find(|p| {
+            Command::new(p)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .context("python3 is needed for the local store (SecantusDB) and the Python client; install Python 3.10+")?;
+    run(Command::new(python).args(["-m", "venv"]).arg(&venv))?;
+    Ok(venv)
+}
+
 /// Installs SecantusDB into the project-local virtualenv (once).
 fn install_store() -> Result<PathBuf> {
     let venv = target_dir().join("usagelens-tools").join("venv");
@@ -122,18 +142,7 @@ fn install_store() -> Result<PathBuf> {
         "installing SecantusDB {SECANTUS_VERSION} into {}",
         venv.display()
     ));
-    let python = ["python3", "python"]
-        .into_iter()
-        .find(|p| {
-            Command::new(p)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-        .context("python3 is needed for the local store (SecantusDB); install Python 3.10+")?;
-    if !venv.join("bin").join("pip").exists() {
-        run(Command::new(python).args(["-m", "venv"]).arg(&venv))?;
-    }
+    let venv = tools_venv()?;
     run(Command::new(venv.join("bin").join("pip")).args([
         "install",
         "--quiet",
@@ -273,11 +282,91 @@ fn test(extra: &[&str]) -> Result<()> {
         ])
         .env("CHROMEDRIVER", &chromedriver)
         .env("WASM_BINDGEN_TEST_TIMEOUT", "120"))?;
+    client_tests(&uri, &bin)?;
     step("running the documentation examples");
     run(cargo()
         .args(["test", "--workspace", "--all-features", "--doc"])
         .env("MONGODB_URI", &uri))?;
     Ok(())
+}
+
+/// The Python client's pytest suite and the JavaScript client's type check
+/// and `node --test` suite, each against collectors they start themselves
+/// (`bin`) on the store at `uri`.
+fn client_tests(uri: &str, bin: &Path) -> Result<()> {
+    let root = root();
+    step("installing the Python client with its test extras (pip) into the tools venv");
+    let venv = tools_venv()?;
+    run(Command::new(venv.join("bin").join("pip"))
+        .args(["install", "--quiet", "--disable-pip-version-check"])
+        .arg(format!("{}[test]", root.join("clients/python").display())))?;
+    step("running the Python client's tests (pytest, clients/python/tests)");
+    run(Command::new(venv.join("bin").join("python"))
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+        .arg(root.join("clients/python/tests"))
+        .current_dir(&root)
+        .env("MONGODB_URI", uri)
+        .env("USAGELENS_COLLECTOR_BIN", bin))?;
+
+    ensure_node()?;
+    let js = root.join("clients/js");
+    step("installing the JavaScript client's dev dependencies (npm ci, clients/js)");
+    run(Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+        .current_dir(&js))?;
+    step("type-checking the JavaScript client's TypeScript declarations (tsc)");
+    run(Command::new("npx")
+        .args(["--no-install", "tsc", "-p", "."])
+        .current_dir(&js))?;
+    step("running the JavaScript client's tests (node --test, clients/js/test)");
+    let tests: Vec<PathBuf> = std::fs::read_dir(js.join("test"))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_string_lossy().ends_with(".test.js"))
+        .collect();
+    if tests.is_empty() {
+        bail!("clients/js/test has no *.test.js files");
+    }
+    run(Command::new("node")
+        .arg("--test")
+        .args(&tests)
+        .current_dir(&js)
+        .env("MONGODB_URI", uri)
+        .env("USAGELENS_COLLECTOR_BIN", bin))?;
+    Ok(())
+}
+
+/// Node.js 18 or later (the JavaScript client's tests), from Debian's
+/// packages when missing.
+fn ensure_node() -> Result<()> {
+    let major = |out: &[u8]| -> Option<u32> {
+        String::from_utf8_lossy(out)
+            .trim()
+            .strip_prefix('v')?
+            .split('.')
+            .next()?
+            .parse()
+            .ok()
+    };
+    let version = Command::new("node")
+        .arg("--version")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| major(&o.stdout));
+    let has_npm = Command::new("npm")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    match version {
+        Some(v) if v >= 18 && has_npm => return Ok(()),
+        Some(v) if v < 18 => {
+            bail!("Node.js {v} is installed; the JavaScript client needs 18 or later")
+        }
+        _ => {}
+    }
+    step("installing nodejs and npm (apt-get) for the JavaScript client's tests");
+    run(Command::new("apt-get").args(["install", "-y", "--no-install-recommends", "nodejs", "npm"]))
+        .context("the JavaScript client's tests need Node.js 18+ and npm: install them")
 }
 
 const CHROMIUM: &str = "/usr/bin/chromium";
