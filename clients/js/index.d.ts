@@ -265,7 +265,7 @@ export declare class StoreUnavailable extends UsageLensError {
 
 /**
  * No usable answer. `code`: `network` (refused, reset, DNS, CORS in a
- * browser), `timeout`, `truncated` (a body cut off mid-line),
+ * browser), `timeout`, `truncated` (an export page cut off),
  * `invalid_response` (not JSON, not UTF-8). `cause` holds the underlying error.
  */
 export declare class TransportError extends UsageLensError {}

@@ -1,14 +1,15 @@
 // NDJSON from a byte stream, one object per line, read as it arrives.
 // Internal to the client (not part of the package's exports).
 
-import { TransportError } from "./errors.js";
+import { TransportError, UsageLensError } from "./errors.js";
 
 /**
  * Yields each line of `body` parsed as a JSON object. Every line must end
- * with "\n": a stream that ends in the middle of a line was cut off, and
- * that, invalid UTF-8, or a line that is not a JSON object throws a
- * TransportError (code `truncated` or `invalid_response`). Stopping early
- * (a `break` in `for await`) cancels the stream.
+ * with "\n": a stream that ends in the middle of a line, or fails while
+ * being read (a dropped connection), was cut off; that, invalid UTF-8, or a
+ * line that is not a JSON object throws a TransportError (code `truncated`
+ * or `invalid_response`). Stopping early (a `break` in `for await`)
+ * cancels the stream.
  *
  * @param {ReadableStream<Uint8Array>} body
  * @param {{what?: string, beforeRead?: () => void, afterRead?: () => void}} [hooks]
@@ -36,8 +37,20 @@ export async function* ndjsonObjects(body, hooks = {}) {
   try {
     for (;;) {
       hooks.beforeRead?.();
-      const { done, value } = await reader.read();
-      hooks.afterRead?.();
+      let chunk;
+      try {
+        chunk = await reader.read();
+      } catch (cause) {
+        // A timeout or an abort is reported as such by the caller.
+        if (cause instanceof UsageLensError || cause?.name === "AbortError") throw cause;
+        throw new TransportError(
+          `${what} was cut off after line ${line}: the connection failed while reading (${cause?.cause?.code ?? cause?.message ?? cause})`,
+          { code: "truncated", cause },
+        );
+      } finally {
+        hooks.afterRead?.();
+      }
+      const { done, value } = chunk;
       if (done) break;
       buf += decode(value, true);
       let start = 0;

@@ -67,6 +67,30 @@ describe("ndjsonObjects", () => {
     assert.equal(err.code, "truncated");
   });
 
+  it("a stream that fails while being read (a dropped connection) throws TransportError (truncated)", async () => {
+    const enc = new TextEncoder();
+    let sent = false;
+    const dropped = new ReadableStream({
+      pull(controller) {
+        if (!sent) {
+          sent = true;
+          controller.enqueue(enc.encode('{"id":"a"}\n{"id":"b"}\n'));
+        } else {
+          controller.error(new TypeError("terminated", { cause: { code: "UND_ERR_SOCKET" } }));
+        }
+      },
+    });
+    const seen = [];
+    const err = await (async () => {
+      for await (const v of ndjsonObjects(dropped, { what: "GET /v1/events (page 4)" })) seen.push(v.id);
+    })().catch((e) => e);
+    assert.deepEqual(seen, ["a", "b"]);
+    assert.ok(err instanceof TransportError, String(err));
+    assert.equal(err.code, "truncated");
+    assert.match(err.message, /^GET \/v1\/events \(page 4\) was cut off after line 2: the connection failed while reading \(UND_ERR_SOCKET\)/);
+    assert.equal(err.cause.message, "terminated");
+  });
+
   it("a line that is not a JSON object throws TransportError (invalid_response)", async () => {
     for (const bad of ['{"id":"a"}\n{"id":\n', '{"id":"a"}\n[1,2]\n', '{"id":"a"}\n\n', '{"id":"a"}\nnull\n']) {
       const err = await collect(streamOf([bad])).catch((e) => e);
