@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         ["beacon"] => build_beacon().map(|_| ()),
         ["bench", "ingest", rest @ ..] => bench_ingest(rest),
         ["bench", "beacon", rest @ ..] => bench_beacon(rest),
+        ["bench", "query", rest @ ..] => bench_query(rest),
         ["store", rest @ ..] => store_only(rest),
         ["simulate", rest @ ..] => simulate(rest),
         _ => {
@@ -45,6 +46,7 @@ fn main() -> ExitCode {
                  beacon            build the browser beacon into target/beacon\n  \
                  bench ingest      the ingest benchmarks (see BENCHMARKS.md)\n  \
                  bench beacon      the beacon's main-thread cost in headless Chromium\n  \
+                 bench query       the query engine and API over 1 M events against the bare pipelines\n  \
                  store             run only the local store\n  \
                  simulate [--users N] [--history 7d]   drive the running demo like real users\n\n\
                  With MONGODB_URI set, tasks use that server instead of a local store."
@@ -181,7 +183,12 @@ fn wait_for_port(port: u16, child: &mut Child, what: &str, log: &Path) -> Result
 /// Starts the local store on a free port. `data`: a directory that persists,
 /// or `None` for an in-memory store that vanishes with the process.
 fn start_store(data: Option<&Path>) -> Result<LocalStore> {
-    let server = install_store()?;
+    start_store_with(&install_store()?, data)
+}
+
+/// Starts `server` (`secantusd-py` or `secantusd-rs`, which take the same
+/// flags) on a free port.
+fn start_store_with(server: &Path, data: Option<&Path>) -> Result<LocalStore> {
     let port = free_port()?;
     let logs = target_dir().join("usagelens-tools").join("logs");
     std::fs::create_dir_all(&logs)?;
@@ -196,7 +203,7 @@ fn start_store(data: Option<&Path>) -> Result<LocalStore> {
     step(&format!(
         "starting the local store (SecantusDB) on 127.0.0.1:{port}"
     ));
-    let mut child = Command::new(&server)
+    let mut child = Command::new(server)
         .args(["--host", "127.0.0.1", "--port", &port.to_string()])
         .args(["--storage-path", &storage, "--log-level", "WARNING"])
         .stdin(Stdio::null())
@@ -630,6 +637,66 @@ fn bench_ingest(extra: &[&str]) -> Result<()> {
             "usagelens-collector",
             "--bench",
             "ingest",
+            "--",
+        ])
+        .args(extra)
+        .env("MONGODB_URI", &uri))?;
+    Ok(())
+}
+
+/// SecantusDB's Rust server, when installed (`cargo +1.98.0 install
+/// secantus-mdb --version 0.5.3-beta.196`): about 7x the Python server's
+/// insert rate, which makes a million events practical.
+fn rust_store() -> Option<PathBuf> {
+    let installed = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .map(|h| h.join("bin").join("secantusd-rs"));
+    [PathBuf::from("secantusd-rs")]
+        .into_iter()
+        .chain(installed)
+        .find(|p| {
+            Command::new(p)
+                .arg("--help")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+}
+
+fn bench_query(extra: &[&str]) -> Result<()> {
+    let (uri, _store) = match std::env::var("MONGODB_URI") {
+        Ok(uri) if !uri.is_empty() => {
+            eprintln!("using MONGODB_URI (no local store started)");
+            (uri, None)
+        }
+        _ => match rust_store() {
+            Some(server) => {
+                // On disk, kept between runs: the benchmark reuses the loaded events.
+                let data = target_dir().join("usagelens-tools").join("bench-store");
+                let s = start_store_with(&server, Some(&data))?;
+                (s.uri.clone(), Some(s))
+            }
+            None => {
+                eprintln!(
+                    "note: secantusd-rs is not installed; the Python server loads a million \
+                     events slowly (set BENCH_EVENTS lower, or install it: \
+                     `cargo +1.98.0 install secantus-mdb --version 0.5.3-beta.196`)"
+                );
+                let s = start_store(None)?;
+                (s.uri.clone(), Some(s))
+            }
+        },
+    };
+    step("query benchmark (collector/benches/query.rs)");
+    run(cargo()
+        .args([
+            "bench",
+            "-p",
+            "usagelens-collector",
+            "--bench",
+            "query",
             "--",
         ])
         .args(extra)

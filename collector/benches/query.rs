@@ -1,0 +1,280 @@
+//! Query benchmark (BENCHMARKS.md, issue 6). Run with `cargo xtask bench query`.
+//!
+//! Over 1 M events in the store at `MONGODB_URI` (loaded once, reused while
+//! the database holds exactly that many), two queries are timed two ways in
+//! the same run:
+//!
+//! - **API**: `POST /v1/query` over TCP to the collector serving in this
+//!   process (read-token check, validation, compilation, the aggregation, the
+//!   answer as JSON, the HTTP round trip);
+//! - **driver**: the very pipeline the engine compiles, run with the official
+//!   driver's `aggregate` and collected.
+//!
+//! Queries: the top 20 widgets by clicks (with distinct users), and the p95
+//! of `duration_ms` by route over `http` events. The two ways alternate
+//! (their order swapped every round) so noise hits both; the figure is the
+//! median of the rounds, and the goal is API / driver ≤ 1.10.
+//!
+//! `BENCH_EVENTS` (default 1,000,000) and `BENCH_ROUNDS` (default 5) change
+//! the size of the run.
+
+use std::time::{Duration, Instant};
+
+use futures_util::TryStreamExt;
+use mongodb::bson::{doc, DateTime, Document, RawDocumentBuf};
+use usagelens_collector::config::ServeConfig;
+use usagelens_collector::query::{compile, QueryRequest};
+use usagelens_collector::server::{serve, AppState};
+use usagelens_collector::store::{Store, WriteAck};
+
+const APP: &str = "bench";
+/// 2026-11-01T00:00:00Z; events spread over the 28 days after it.
+const START_MS: i64 = 1_793_491_200_000;
+const SPAN_MS: i64 = 28 * 24 * 3600 * 1000;
+const WIDGETS: u64 = 300;
+const ROUTES: u64 = 60;
+const USERS: u64 = 5000;
+const LOAD_BATCH: usize = 10_000;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A small deterministic generator (xorshift64*), so every run stores the same data.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    /// Skewed towards 0 (a few widgets get most clicks, as in real apps).
+    fn skewed(&mut self, n: u64) -> u64 {
+        let u = self.unit();
+        ((u * u * u) * n as f64) as u64 % n
+    }
+}
+
+/// Event `i` in the layout the collector stores (docs/storage.md): 70%
+/// `click`, 30% `http`.
+fn event(rng: &mut Rng, i: usize) -> RawDocumentBuf {
+    let ts = DateTime::from_millis(START_MS + (rng.next() % SPAN_MS as u64) as i64);
+    let user = format!("u-{}", rng.skewed(USERS));
+    let session = format!("s-{}", rng.next() % 200_000);
+    let mut dims = doc! {
+        "user": &user,
+        "anon": format!("a-{}", rng.next() % 50_000),
+        "session": session,
+        "page": format!("/page/{}", rng.skewed(40)),
+        "browser": if rng.next() % 3 == 0 { "Firefox" } else { "Chrome" },
+        "roles": if rng.next() % 4 == 0 { vec!["admin", "analyst"] } else { vec!["viewer"] },
+    };
+    let (kind, metrics) = if rng.next() % 10 < 7 {
+        dims.insert("widget", format!("widget-{:03}", rng.skewed(WIDGETS)));
+        dims.insert("tag", "button");
+        ("click", Document::new())
+    } else {
+        let route = rng.skewed(ROUTES);
+        dims.insert("route", format!("/api/v1/resource-{route:02}/{{id}}"));
+        dims.insert("method", if rng.next() % 4 == 0 { "POST" } else { "GET" });
+        dims.insert("status", 200_i64);
+        // Log-normal-ish latencies, slower for higher route numbers.
+        let base = 5.0 + route as f64;
+        let d = base * (1.0 + 4.0 * rng.unit() * rng.unit() * rng.unit());
+        (
+            "http",
+            doc! { "duration_ms": d, "response_bytes": (rng.next() % 50_000) as f64 },
+        )
+    };
+    let d = doc! {
+        "_id": format!("{APP}:bench-{i:09}"),
+        "app": APP,
+        "type": kind,
+        "ts": ts,
+        "client_ts": ts,
+        "received_at": ts,
+        "dims": dims,
+        "metrics": metrics,
+    };
+    RawDocumentBuf::from_document(&d).expect("a BSON document")
+}
+
+async fn load(store: &Store, n: usize) {
+    let events = store.collection("events");
+    let have = events.count_documents(doc! { "app": APP }).await.unwrap() as usize;
+    if have == n {
+        println!(
+            "reusing the {n} events already in {}",
+            store.database().name()
+        );
+        return;
+    }
+    if have != 0 {
+        events.delete_many(doc! { "app": APP }).await.unwrap();
+    }
+    let t = Instant::now();
+    let mut rng = Rng(0x5eed_0f0b_5e55_edf0);
+    let mut i = 0;
+    while i < n {
+        let m = LOAD_BATCH.min(n - i);
+        let docs: Vec<RawDocumentBuf> = (i..i + m).map(|j| event(&mut rng, j)).collect();
+        let out = store.insert_events(&docs).await.unwrap();
+        assert_eq!(out.inserted as usize, m);
+        i += m;
+        if i % 100_000 == 0 {
+            eprintln!(
+                "  loaded {i} events ({:.0}/s)",
+                i as f64 / t.elapsed().as_secs_f64()
+            );
+        }
+    }
+    println!(
+        "loaded {n} events in {:.1} s ({:.0} events/s)",
+        t.elapsed().as_secs_f64(),
+        n as f64 / t.elapsed().as_secs_f64()
+    );
+}
+
+fn queries() -> [(&'static str, serde_json::Value); 2] {
+    let range = ("2026-11-01T00:00:00Z", "2026-11-29T00:00:00Z");
+    [
+        (
+            "top-20 widgets (count, users)",
+            serde_json::json!({
+                "app": APP, "types": ["click"], "from": range.0, "to": range.1,
+                "group_by": ["widget"], "measures": ["count", "users"],
+                "order_by": [{"by": "count", "desc": true}], "limit": 20
+            }),
+        ),
+        (
+            "p95 of duration_ms by route",
+            serde_json::json!({
+                "app": APP, "types": ["http"], "from": range.0, "to": range.1,
+                "group_by": ["route"], "measures": ["count", {"fn": "p95", "of": "duration_ms"}],
+                "order_by": [{"by": "p95_duration_ms", "desc": true}], "limit": 100
+            }),
+        ),
+    ]
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` runs it once, quickly.
+    let quick = !std::env::args().any(|a| a == "--bench");
+    let Ok(uri) = std::env::var("MONGODB_URI") else {
+        eprintln!(
+            "MONGODB_URI is not set: run `cargo xtask bench query`, which starts a local store"
+        );
+        if quick {
+            return;
+        }
+        std::process::exit(2);
+    };
+    let n = env_usize("BENCH_EVENTS", if quick { 2_000 } else { 1_000_000 });
+    let rounds = env_usize("BENCH_ROUNDS", if quick { 1 } else { 5 });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let db = format!("ul_bench_query_{n}");
+        let store = Store::connect(&uri, &db, WriteAck::default(), Duration::from_secs(10))
+            .await
+            .unwrap();
+        store.ensure_indexes().await.unwrap();
+        load(&store, n).await;
+        let _ = usagelens_collector::apps::delete(&store, APP, false).await;
+        let app = usagelens_collector::apps::create(&store, APP, &[])
+            .await
+            .unwrap();
+        let config = ServeConfig {
+            rate_limit_app: 0,
+            rate_limit_ip: 0,
+            catalog_flush: Duration::from_secs(3600),
+            ..ServeConfig::default()
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(
+            AppState::new(store.clone(), config),
+            listener,
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        let client = reqwest::Client::new();
+        let url = format!("http://{addr}/v1/query");
+        let events = store.collection("events");
+
+        println!("\n{n} events, {rounds} rounds, each way alternating");
+        let mut summary = Vec::new();
+        for (name, spec) in queries() {
+            let request: QueryRequest = serde_json::from_value(spec.clone()).unwrap();
+            let plan = compile(&request).unwrap();
+            let (mut api, mut driver) = (Vec::new(), Vec::new());
+            for round in 0..rounds {
+                let via_api = || async {
+                    let t = Instant::now();
+                    let r = client
+                        .post(&url)
+                        .bearer_auth(&app.read_token)
+                        .json(&spec)
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+                    let body: serde_json::Value = r.json().await.unwrap();
+                    let rows = body["rows"].as_array().map_or(0, Vec::len);
+                    (t.elapsed().as_secs_f64() * 1000.0, rows)
+                };
+                let via_driver = || async {
+                    let t = Instant::now();
+                    let docs: Vec<Document> = events
+                        .aggregate(plan.pipeline.clone())
+                        .await
+                        .unwrap()
+                        .try_collect()
+                        .await
+                        .unwrap();
+                    (t.elapsed().as_secs_f64() * 1000.0, docs.len())
+                };
+                let ((a, rows_a), (d, rows_d)) = if round % 2 == 0 {
+                    let a = via_api().await;
+                    (a, via_driver().await)
+                } else {
+                    let d = via_driver().await;
+                    (via_api().await, d)
+                };
+                assert_eq!(rows_a, rows_d, "{name}: both ways give the same rows");
+                assert!(rows_a > 0, "{name}: rows");
+                eprintln!("  {name}, round {round}: API {a:>9.1} ms   driver {d:>9.1} ms");
+                api.push(a);
+                driver.push(d);
+            }
+            let (a, d) = (median(&mut api), median(&mut driver));
+            summary.push((name, a, d));
+        }
+        println!();
+        for (name, a, d) in summary {
+            println!(
+                "{name:<32} API median {a:>9.1} ms   driver median {d:>9.1} ms   API/driver {:.3}   (goal <= 1.10)",
+                a / d
+            );
+        }
+        let _ = stop.send(());
+        let _ = server.await;
+    });
+}
