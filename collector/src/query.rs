@@ -223,6 +223,16 @@ pub struct Plan {
     has_bucket: bool,
 }
 
+/// Where a dimension lives in the event document: `type` is the event type
+/// (a field of its own), every other name is under `dims`.
+fn dim_path(name: &str) -> String {
+    if name == "type" {
+        "type".to_owned()
+    } else {
+        format!("dims.{name}")
+    }
+}
+
 /// Compiles a request into one pipeline, validating every name.
 pub fn compile(q: &QueryRequest) -> Result<Plan, QueryError> {
     usagelens_protocol::batch::check_app(&q.app).map_err(|e| invalid(format!("app: {e}")))?;
@@ -254,7 +264,7 @@ pub fn compile(q: &QueryRequest) -> Result<Plan, QueryError> {
         let path = match (&f.dim, &f.metric) {
             (Some(d), None) => {
                 check_name(&format!("{field}.dim"), d)?;
-                format!("dims.{d}")
+                dim_path(d)
             }
             (None, Some(mname)) => {
                 check_name(&format!("{field}.metric"), mname)?;
@@ -308,7 +318,7 @@ pub fn compile(q: &QueryRequest) -> Result<Plan, QueryError> {
             return Err(invalid(format!("group_by[{i}]: `{g}` appears twice")));
         }
         let key = format!("g{i}");
-        let path = format!("$dims.{g}");
+        let path = format!("${}", dim_path(g));
         pipeline.push(doc! { "$addFields": { &key: { "$cond": [ { "$isArray": &path }, { "$setUnion": [ &path ] }, &path ] } } });
         pipeline.push(
             doc! { "$unwind": { "path": format!("${key}"), "preserveNullAndEmptyArrays": true } },
@@ -535,6 +545,21 @@ pub(crate) async fn authorize(
     }
 }
 
+/// The request body, with the field at fault named in the error
+/// (`from: …`, `measures[1].fn: …`), as serde alone does not say where.
+pub fn parse_request(body: &[u8]) -> Result<QueryRequest, QueryError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path.is_empty() || path == "." {
+            invalid(format!("the body is not a valid query: {inner}"))
+        } else {
+            invalid(format!("{path}: {inner}"))
+        }
+    })
+}
+
 /// `POST /v1/query`.
 pub async fn handle_query(
     State(state): State<AppState>,
@@ -543,7 +568,7 @@ pub async fn handle_query(
 ) -> Response {
     let started = Instant::now();
     let result = async {
-        let q: QueryRequest = serde_json::from_slice(&body).map_err(|e| invalid(format!("the body is not a valid query: {e}")))?;
+        let q = parse_request(&body)?;
         authorize(&state, &headers, &q.app).await?;
         let plan = compile(&q)?;
         let rows = execute(&state.store, &plan, state.config.query_timeout).await?;

@@ -414,6 +414,13 @@ async fn auth_and_hostile_names() {
         (json!({"app": "demo", "types": ["$where"]}), "types"),
         (json!({"app": "demo", "limit": 0}), "limit"),
         (json!({"app": "demo", "extra": 1}), "unknown field"),
+        (json!({"app": "demo", "from": "yesterday"}), "from: "),
+        (json!({"app": "demo", "to": {"$gt": 1}}), "to: "),
+        (json!({"app": "demo", "limit": "all"}), "limit: "),
+        (
+            json!({"app": "demo", "order_by": [{"by": "count", "desc": "yes"}]}),
+            "order_by[0].desc: ",
+        ),
     ];
     for (q, part) in bad {
         query(&env, &token, q.clone())
@@ -572,5 +579,50 @@ async fn a_query_over_the_time_limit_is_a_422_that_says_what_to_narrow() {
     ] {
         assert!(r.message().contains(what), "{what}: {}", r.message());
     }
+    env.drop_db().await;
+}
+
+#[tokio::test]
+async fn the_event_type_groups_and_filters_like_a_dimension() {
+    let env = TestEnv::new().await;
+    let token = env.app.read_token.clone();
+    let evs = dataset();
+    load(&env, &evs).await;
+    let mut expected: Vec<(String, u64)> = ["click", "page"]
+        .iter()
+        .map(|k| {
+            (
+                k.to_string(),
+                evs.iter().filter(|e| e.kind == *k).count() as u64,
+            )
+        })
+        .collect();
+    expected.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let r = query(
+        &env,
+        &token,
+        json!({"app": "demo", "group_by": ["type"], "order_by": [{"by": "count", "desc": true}]}),
+    )
+    .await;
+    let got: Vec<(String, u64)> = rows(&r)
+        .iter()
+        .map(|row| {
+            (
+                row[0].as_str().unwrap().to_owned(),
+                row[1].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, expected);
+    assert_eq!(r.json["columns"], json!(["type", "count"]));
+
+    let pages = evs.iter().filter(|e| e.kind == "page").count() as u64;
+    let r = query(
+        &env,
+        &token,
+        json!({"app": "demo", "where": [{"dim": "type", "op": "eq", "value": "page"}]}),
+    )
+    .await;
+    assert_eq!(rows(&r), vec![vec![json!(pages)]]);
     env.drop_db().await;
 }
