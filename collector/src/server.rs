@@ -56,8 +56,24 @@ impl AppState {
 
 /// The router, without a socket (tests drive it with `tower::ServiceExt::oneshot`).
 pub fn app(state: AppState) -> Router {
-    Router::new()
-        .route("/v1/batch", post(handle_batch).options(handle_preflight))
+    // The read API answers any origin: it is authorized by the Bearer read
+    // token alone, never by cookies, so a page elsewhere reads nothing
+    // without the token (and a dashboard on another origin can use it).
+    let read_api_cors = tower_http::cors::CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+        .allow_headers([
+            axum::http::header::AUTHORIZATION,
+            axum::http::header::CONTENT_TYPE,
+            axum::http::header::ACCEPT,
+        ])
+        .expose_headers([
+            axum::http::HeaderName::from_static("usagelens-next-cursor"),
+            axum::http::header::LINK,
+            axum::http::header::RETRY_AFTER,
+        ])
+        .max_age(std::time::Duration::from_secs(600));
+    let read_api = Router::new()
         .route("/v1/query", post(crate::query::handle_query))
         .route("/v1/events", get(crate::export::handle_events))
         .route("/v1/dimensions", get(crate::query::handle_dimensions))
@@ -65,6 +81,10 @@ pub fn app(state: AppState) -> Router {
             "/v1/dimensions/{name}/hide",
             post(crate::query::handle_hide),
         )
+        .layer(read_api_cors);
+    Router::new()
+        .route("/v1/batch", post(handle_batch).options(handle_preflight))
+        .merge(read_api)
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/beacon.js", get(beacon::handle_tag))

@@ -626,3 +626,60 @@ async fn the_event_type_groups_and_filters_like_a_dimension() {
     assert_eq!(rows(&r), vec![vec![json!(pages)]]);
     env.drop_db().await;
 }
+
+#[tokio::test]
+async fn the_read_api_allows_browsers_on_any_origin_with_a_token() {
+    let env = TestEnv::new().await;
+    let token = env.app.read_token.clone();
+    // The preflight a browser sends before a query with a Bearer token.
+    let r = env
+        .send(
+            Request::builder()
+                .method("OPTIONS")
+                .uri("/v1/query")
+                .header("origin", "https://dashboards.example.com")
+                .header("access-control-request-method", "POST")
+                .header(
+                    "access-control-request-headers",
+                    "authorization, content-type",
+                )
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+    let allowed = r
+        .header("access-control-allow-headers")
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(allowed.contains("authorization"), "{allowed}");
+    // The answer itself, readable by the page; the export's paging header exposed.
+    let r = env
+        .send(
+            Request::get("/v1/events?app=demo&limit=1")
+                .header("origin", "https://dashboards.example.com")
+                .header("authorization", format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+    let exposed = r
+        .header("access-control-expose-headers")
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(exposed.contains("usagelens-next-cursor"), "{exposed}");
+    // Still nothing without the token.
+    let r = env
+        .send(
+            Request::get("/v1/events?app=demo")
+                .header("origin", "https://evil.example.com")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    env.drop_db().await;
+}

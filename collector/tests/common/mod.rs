@@ -167,6 +167,11 @@ pub struct Resp {
 }
 
 impl Resp {
+    /// A response header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
     pub fn code(&self) -> &str {
         self.json["error"]["code"].as_str().unwrap_or("")
     }
