@@ -38,6 +38,7 @@
       try { t.addEventListener(type, fire(id), { capture: true, passive: true }); } catch (e) {}
     },
     every: function (ms, id) { setInterval(fire(id), ms); },
+    after: function (ms, id) { setTimeout(fire(id), ms); },
     observe: function (type, id) {
       try {
         new PerformanceObserver(function (l) { fire(id)(l.getEntries()); })

@@ -46,6 +46,7 @@ const ON_TICK: u32 = 7;
 const ON_LONGTASKS: u32 = 8;
 const ON_LCP: u32 = 9;
 const ON_POSTED: u32 = 10;
+const ON_RESTORE: u32 = 11;
 
 #[derive(Debug, Clone)]
 struct Config {
@@ -106,10 +107,18 @@ struct State {
     cfg: Config,
     queue: BoundedQueue<String>,
     dims: JsValue,
+    /// `""` until [`restore`] has read (or made) it.
     anon: String,
     session: String,
     last_activity: f64,
+    /// When this page's beacon started: a stored session continues if its
+    /// last activity was less than 30 minutes before.
+    started: f64,
     user: Option<String>,
+    /// `identify` ran before [`restore`]: its user wins over a stored one.
+    user_set: bool,
+    /// The ids from localStorage are in (see [`restore`]).
+    restored: bool,
     view: String,
     page: String,
     sampled: bool,
@@ -201,26 +210,17 @@ pub fn start_beacon(config: JsValue) -> bool {
     let existing = STATE.cell().try_borrow().is_ok_and(|s| s.is_some());
     if !existing || reset {
         let t = now();
-        let anon = stored(ANON_KEY).unwrap_or_else(|| {
-            let id = host::hex(12);
-            store(ANON_KEY, Some(&id));
-            id
-        });
-        let (session, last_activity) = stored(SESSION_KEY)
-            .and_then(|s| {
-                let (id, last) = s.split_once('|')?;
-                let last = host::float(&JsValue::from_str(last));
-                (t - last < SESSION_IDLE_MS).then(|| (id.to_owned(), last))
-            })
-            .unwrap_or_else(|| (host::hex(8), t));
         let sampled = host::random() < cfg.sample;
         let state = State {
             queue: BoundedQueue::new(cfg.max_queue),
             dims: obj(),
-            anon,
-            session,
-            last_activity,
-            user: stored(USER_KEY),
+            anon: String::new(),
+            session: host::hex(8),
+            last_activity: t,
+            started: t,
+            user: None,
+            user_set: false,
+            restored: false,
             view: host::hex(8),
             page: location_path(),
             sampled,
@@ -242,6 +242,9 @@ pub fn start_beacon(config: JsValue) -> bool {
         };
         replace_state(Some(state));
         record("page", obj(), obj());
+        // localStorage in a task of its own: a cold first access costs
+        // milliseconds, which start-up does not wait for.
+        host::after(0.0, ON_RESTORE);
     }
     listen_once();
     true
@@ -270,7 +273,10 @@ pub fn identify(user: JsValue) {
     }
     .map(|u| clip(&u).to_owned());
     store(USER_KEY, user.as_deref());
-    with(|s| s.user = user);
+    with(|s| {
+        s.user = user;
+        s.user_set = true;
+    });
 }
 
 /// `usagelens.set(dimension, value)`: a dimension on every later event;
@@ -337,6 +343,8 @@ pub fn flush() {
             return None;
         }
         s.last_flush = t;
+        restore(s);
+        persist_session(s);
         let head = envelope_head(s);
         // As many of the oldest events as fit one `fetch` body (at least one).
         let mut size = head.len() + 2;
@@ -525,10 +533,6 @@ fn record(kind: &str, props: JsValue, metrics: JsValue) {
             s.session = host::hex(8);
         }
         s.last_activity = t;
-        let mut session = s.session.clone();
-        session.push('|');
-        session.push_str(&number_string(t));
-        store(SESSION_KEY, Some(&session));
         if get(&props, "page").is_none() {
             set(&props, "page", s.page.as_str());
         }
@@ -550,6 +554,44 @@ fn record(kind: &str, props: JsValue, metrics: JsValue) {
     if full == Some(true) {
         flush();
     }
+}
+
+/// Reads what earlier page views left in localStorage: the `anon` id (made
+/// and stored on the first visit), the session (continued when its last
+/// activity was under 30 minutes before this page started) and the user.
+/// Runs once, in its own task after start-up or at the first send,
+/// whichever comes first.
+fn restore(s: &mut State) {
+    if s.restored {
+        return;
+    }
+    s.restored = true;
+    s.anon = stored(ANON_KEY).unwrap_or_else(|| {
+        let id = host::hex(12);
+        store(ANON_KEY, Some(&id));
+        id
+    });
+    if let Some((id, last)) = stored(SESSION_KEY).and_then(|v| {
+        let (id, last) = v.split_once('|')?;
+        Some((id.to_owned(), host::float(&JsValue::from_str(last))))
+    }) {
+        if s.started - last < SESSION_IDLE_MS {
+            s.session = id;
+        }
+    }
+    if !s.user_set {
+        s.user = stored(USER_KEY);
+    }
+    persist_session(s);
+}
+
+/// Stores the session and its last activity (`<id>|<ms>`), at each send
+/// rather than each event: the next page continues it.
+fn persist_session(s: &State) {
+    let mut v = s.session.clone();
+    v.push('|');
+    v.push_str(&number_string(s.last_activity));
+    store(SESSION_KEY, Some(&v));
 }
 
 fn context(s: &State) -> JsValue {
@@ -635,6 +677,8 @@ fn flush_on_hide() {
 /// A beacon the browser refuses stays queued.
 fn send_all_by_beacon() {
     let job = with(|s| {
+        restore(s);
+        persist_session(s);
         let head = envelope_head(s);
         let events = s.queue.take(usize::MAX);
         let (bodies, skipped) = chunk(&events, &head, "]}", MAX_BEACON_BYTES - 512);
@@ -889,6 +933,9 @@ pub fn dispatch(id: u32, v: JsValue) {
         ON_LONGTASKS => on_longtasks(&v),
         ON_LCP => on_lcp(&v),
         ON_POSTED => on_posted(&v),
+        ON_RESTORE => {
+            with(restore);
+        }
         _ => {}
     }
 }

@@ -61,6 +61,8 @@ extern "C" {
     pub fn listen(target: &JsValue, kind: &str, id: u32);
     /// `setInterval`: `dispatch(id)` every `ms`.
     pub fn every(ms: f64, id: u32);
+    /// `setTimeout`: `dispatch(id)` once, after `ms`.
+    pub fn after(ms: f64, id: u32);
     /// A buffered `PerformanceObserver` of `kind`: `dispatch(id, entries)`.
     pub fn observe(kind: &str, id: u32);
     /// Wraps the method `o[k]`: the page's call runs unchanged, then `dispatch(id)`.

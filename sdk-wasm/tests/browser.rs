@@ -35,12 +35,23 @@ export function install_mocks(statuses, beaconResult) {
 export function requests() { return window.__requests.map(function (r) { return r.body; }); }
 export function beacons() { return window.__beacons.map(function (r) { return r.body; }); }
 export function sleep(ms) { return new Promise(function (r) { setTimeout(r, ms); }); }
+export function count_storage_reads() {
+  window.__storageReads = 0;
+  var original = Storage.prototype.getItem;
+  if (!window.__storagePatched) {
+    window.__storagePatched = true;
+    Storage.prototype.getItem = function (k) { window.__storageReads++; return original.call(this, k); };
+  }
+}
+export function storage_reads() { return window.__storageReads; }
 "#)]
 extern "C" {
     fn install_mocks(statuses: Array, beacon_result: bool);
     fn requests() -> Array;
     fn beacons() -> Array;
     async fn sleep(ms: u32);
+    fn count_storage_reads();
+    fn storage_reads() -> u32;
 }
 
 /// The host functions (`js/host.js`) the loader puts in the beacon's scope,
@@ -347,6 +358,79 @@ fn choices_with_defaults() {
 }
 
 // --- delivery ----------------------------------------------------------------
+
+fn local_storage() -> web_sys::Storage {
+    web_sys::window().unwrap().local_storage().unwrap().unwrap()
+}
+
+/// The context of the one batch a start, a flush and a short wait send.
+async fn context_of_next_page_view(options: &[(&str, &str)]) -> Value {
+    install_mocks(Array::of1(&200.into()), true);
+    let b = start(options);
+    b.flush();
+    sleep(30).await;
+    let sent = bodies(requests());
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    sent[0]["context"].clone()
+}
+
+#[wasm_bindgen_test]
+async fn anon_session_and_user_persist_across_page_views() {
+    let ls = local_storage();
+    for k in ["usagelens:anon", "usagelens:session", "usagelens:user"] {
+        ls.remove_item(k).unwrap();
+    }
+    let opts = [("flushInterval", "600000"), ("skipLoad", "true")];
+    // Start-up leaves localStorage alone: a cold first access costs milliseconds.
+    count_storage_reads();
+    install_mocks(Array::of1(&200.into()), true);
+    start(&opts);
+    assert_eq!(storage_reads(), 0, "start_beacon read localStorage");
+    sleep(20).await;
+    assert!(
+        storage_reads() > 0,
+        "the ids are read in a task right after"
+    );
+
+    let first = context_of_next_page_view(&opts).await;
+    let anon = first["anon"].as_str().unwrap().to_owned();
+    let session = first["session"].as_str().unwrap().to_owned();
+    assert_eq!(
+        ls.get_item("usagelens:anon").unwrap().as_deref(),
+        Some(anon.as_str())
+    );
+    let stored = ls.get_item("usagelens:session").unwrap().unwrap();
+    assert!(stored.starts_with(&format!("{session}|")), "{stored}");
+
+    // The next page view: the same visitor, the same session.
+    let next = context_of_next_page_view(&opts).await;
+    assert_eq!(next["anon"], anon.as_str());
+    assert_eq!(next["session"], session.as_str());
+
+    // 31 minutes idle: a new session, the same visitor.
+    let old = js_sys::Date::now() - 31.0 * 60_000.0;
+    ls.set_item("usagelens:session", &format!("{session}|{old}"))
+        .unwrap();
+    let later = context_of_next_page_view(&opts).await;
+    assert_eq!(later["anon"], anon.as_str());
+    assert_ne!(later["session"], session.as_str());
+
+    // A stored user comes back; `identify` before the ids are read wins.
+    ls.set_item("usagelens:user", "u-stored").unwrap();
+    let ctx = context_of_next_page_view(&opts).await;
+    assert_eq!(ctx["user"], "u-stored");
+    install_mocks(Array::of1(&200.into()), true);
+    let b = start(&opts);
+    b.identify("u-new".into());
+    b.flush();
+    sleep(30).await;
+    assert_eq!(bodies(requests())[0]["context"]["user"], "u-new");
+    assert_eq!(
+        ls.get_item("usagelens:user").unwrap().as_deref(),
+        Some("u-new")
+    );
+    ls.remove_item("usagelens:user").unwrap();
+}
 
 #[wasm_bindgen_test]
 async fn batching_at_flush_at_with_context() {
