@@ -220,7 +220,7 @@ fn ensure_wasm_bindgen() -> Result<PathBuf> {
     }
 }
 
-fn cargo_home() -> PathBuf {
+pub(crate) fn cargo_home() -> PathBuf {
     std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
@@ -358,93 +358,55 @@ fn wasm_opt_version(output: &str) -> Option<u32> {
 /// externref), from the module's import, table and export sections; `None`
 /// if the module cannot be read.
 fn exported_tables(wasm: &[u8]) -> Option<Vec<(String, u8)>> {
-    struct Reader<'a>(&'a [u8]);
-    impl<'a> Reader<'a> {
-        fn byte(&mut self) -> Option<u8> {
-            let (&b, rest) = self.0.split_first()?;
-            self.0 = rest;
-            Some(b)
-        }
-        fn bytes(&mut self, n: usize) -> Option<&'a [u8]> {
-            let (head, rest) = (self.0.get(..n)?, self.0.get(n..)?);
-            self.0 = rest;
-            Some(head)
-        }
-        fn leb(&mut self) -> Option<u64> {
-            let mut value = 0u64;
-            for shift in (0..64).step_by(7) {
-                let b = self.byte()?;
-                value |= u64::from(b & 0x7f) << shift;
-                if b & 0x80 == 0 {
-                    return Some(value);
-                }
-            }
-            None
-        }
-        fn len(&mut self) -> Option<usize> {
-            usize::try_from(self.leb()?).ok()
-        }
-        fn name(&mut self) -> Option<String> {
-            let n = self.len()?;
-            String::from_utf8(self.bytes(n)?.to_vec()).ok()
-        }
-        fn limits(&mut self) -> Option<()> {
-            let flags = self.byte()?;
-            self.leb()?;
-            if flags & 1 != 0 {
-                self.leb()?;
-            }
-            Some(())
-        }
-    }
-
+    use crate::wasm_names::Reader;
     let mut r = Reader(wasm);
-    if r.bytes(8)? != b"\0asm\x01\0\0\0" {
+    if r.bytes(8).ok()? != b"\0asm\x01\0\0\0" {
         return None;
     }
+    let mut scratch = Vec::new();
     let mut table_types = Vec::new();
     let mut exported = Vec::new();
     while !r.0.is_empty() {
-        let id = r.byte()?;
-        let size = r.len()?;
-        let mut s = Reader(r.bytes(size)?);
+        let id = r.byte().ok()?;
+        let size = r.leb().ok()? as usize;
+        let mut s = Reader(r.bytes(size).ok()?);
         match id {
             // Imports: imported tables come first in the table index space.
             2 => {
-                for _ in 0..s.leb()? {
-                    s.name()?;
-                    s.name()?;
-                    match s.byte()? {
+                for _ in 0..s.leb().ok()? {
+                    s.name().ok()?;
+                    s.name().ok()?;
+                    match s.byte().ok()? {
                         0 => {
-                            s.leb()?;
+                            s.leb().ok()?;
                         }
                         1 => {
-                            table_types.push(s.byte()?);
-                            s.limits()?;
+                            table_types.push(s.byte().ok()?);
+                            s.limits(&mut scratch).ok()?;
                         }
-                        2 => s.limits()?,
+                        2 => s.limits(&mut scratch).ok()?,
                         3 => {
-                            s.bytes(2)?;
+                            s.bytes(2).ok()?;
                         }
                         4 => {
-                            s.byte()?;
-                            s.leb()?;
+                            s.byte().ok()?;
+                            s.leb().ok()?;
                         }
                         _ => return None,
                     }
                 }
             }
             4 => {
-                for _ in 0..s.leb()? {
-                    table_types.push(s.byte()?);
-                    s.limits()?;
+                for _ in 0..s.leb().ok()? {
+                    table_types.push(s.byte().ok()?);
+                    s.limits(&mut scratch).ok()?;
                 }
             }
             7 => {
-                for _ in 0..s.leb()? {
-                    let name = s.name()?;
-                    let kind = s.byte()?;
-                    let index = s.len()?;
+                for _ in 0..s.leb().ok()? {
+                    let name = s.name().ok()?.to_owned();
+                    let kind = s.byte().ok()?;
+                    let index = s.leb().ok()? as usize;
                     if kind == 1 {
                         exported.push((name, *table_types.get(index)?));
                     }

@@ -220,16 +220,32 @@ fn start_store_with(server: &Path, data: Option<&Path>) -> Result<LocalStore> {
 
 /// `MONGODB_URI` if set, else a local store started now.
 fn store_uri(data: Option<&Path>) -> Result<(String, Option<LocalStore>)> {
-    match std::env::var("MONGODB_URI") {
-        Ok(uri) if !uri.is_empty() => {
-            eprintln!("using MONGODB_URI (no local store started)");
-            Ok((uri, None))
-        }
-        _ => {
-            let s = start_store(data)?;
-            Ok((s.uri.clone(), Some(s)))
-        }
+    if let Some(uri) = env_store_uri() {
+        return Ok((uri, None));
     }
+    let s = start_store(data)?;
+    Ok((s.uri.clone(), Some(s)))
+}
+
+/// `MONGODB_URI`, when set: then no local store is started.
+fn env_store_uri() -> Option<String> {
+    let uri = std::env::var("MONGODB_URI")
+        .ok()
+        .filter(|u| !u.is_empty())?;
+    eprintln!("using MONGODB_URI (no local store started)");
+    Some(uri)
+}
+
+/// The collector and demo site binaries (`target/debug`).
+fn build_binaries() -> Result<()> {
+    run(cargo().args([
+        "build",
+        "--quiet",
+        "-p",
+        "usagelens-collector",
+        "-p",
+        "usagelens-demo-site",
+    ]))
 }
 
 // ---------------------------------------------------------------------------
@@ -251,14 +267,7 @@ fn test(extra: &[&str]) -> Result<()> {
     beacon::check_size_budget(&beacon_dir)?;
     let chromedriver = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| CHROMEDRIVER.to_owned());
     step("building the collector and demo site binaries for the end-to-end tests");
-    run(cargo().args([
-        "build",
-        "--quiet",
-        "-p",
-        "usagelens-collector",
-        "-p",
-        "usagelens-demo-site",
-    ]))?;
+    build_binaries()?;
     let (uri, _store) = store_uri(None)?;
     step("running the tests (unit, integration, end-to-end, browser; benchmarks once each, in test mode)");
     let bin = target_dir().join("debug").join("usagelens-collector");
@@ -439,14 +448,7 @@ fn demo(args: &[&str]) -> Result<()> {
     }
     let beacon_dir = build_beacon()?;
     step("building the collector and the demo site");
-    run(cargo().args([
-        "build",
-        "--quiet",
-        "-p",
-        "usagelens-collector",
-        "-p",
-        "usagelens-demo-site",
-    ]))?;
+    build_binaries()?;
     let state = root().join(".usagelens");
     let (uri, _store) = store_uri(Some(&state.join("store")))?;
     let bin = target_dir().join("debug").join("usagelens-collector");
@@ -648,13 +650,9 @@ fn bench_ingest(extra: &[&str]) -> Result<()> {
 /// secantus-mdb --version 0.5.3-beta.196`): about 7x the Python server's
 /// insert rate, which makes a million events practical.
 fn rust_store() -> Option<PathBuf> {
-    let installed = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
-        .map(|h| h.join("bin").join("secantusd-rs"));
-    [PathBuf::from("secantusd-rs")]
+    let installed = beacon::cargo_home().join("bin").join("secantusd-rs");
+    [PathBuf::from("secantusd-rs"), installed]
         .into_iter()
-        .chain(installed)
         .find(|p| {
             Command::new(p)
                 .arg("--help")
@@ -666,12 +664,9 @@ fn rust_store() -> Option<PathBuf> {
 }
 
 fn bench_query(extra: &[&str]) -> Result<()> {
-    let (uri, _store) = match std::env::var("MONGODB_URI") {
-        Ok(uri) if !uri.is_empty() => {
-            eprintln!("using MONGODB_URI (no local store started)");
-            (uri, None)
-        }
-        _ => match rust_store() {
+    let (uri, _store) = match env_store_uri() {
+        Some(uri) => (uri, None),
+        None => match rust_store() {
             Some(server) => {
                 // On disk, kept between runs: the benchmark reuses the loaded events.
                 let data = target_dir().join("usagelens-tools").join("bench-store");

@@ -35,15 +35,16 @@ fn is_ident(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'$'
 }
 
-struct Reader<'a>(&'a [u8]);
+/// A cursor over wasm bytes (also used by `beacon.rs` to check exported tables).
+pub(crate) struct Reader<'a>(pub(crate) &'a [u8]);
 
 impl<'a> Reader<'a> {
-    fn byte(&mut self) -> Result<u8> {
+    pub(crate) fn byte(&mut self) -> Result<u8> {
         let (&b, rest) = self.0.split_first().context("the wasm ends early")?;
         self.0 = rest;
         Ok(b)
     }
-    fn bytes(&mut self, n: usize) -> Result<&'a [u8]> {
+    pub(crate) fn bytes(&mut self, n: usize) -> Result<&'a [u8]> {
         if n > self.0.len() {
             bail!("the wasm ends early");
         }
@@ -51,7 +52,7 @@ impl<'a> Reader<'a> {
         self.0 = rest;
         Ok(head)
     }
-    fn leb(&mut self) -> Result<u32> {
+    pub(crate) fn leb(&mut self) -> Result<u32> {
         let mut value = 0u32;
         for shift in (0..35).step_by(7) {
             let b = self.byte()?;
@@ -62,11 +63,11 @@ impl<'a> Reader<'a> {
         }
         bail!("a LEB128 number over 32 bits in the wasm")
     }
-    fn name(&mut self) -> Result<&'a str> {
+    pub(crate) fn name(&mut self) -> Result<&'a str> {
         let n = self.leb()? as usize;
         std::str::from_utf8(self.bytes(n)?).context("a wasm name is not UTF-8")
     }
-    fn limits(&mut self, out: &mut Vec<u8>) -> Result<()> {
+    pub(crate) fn limits(&mut self, out: &mut Vec<u8>) -> Result<()> {
         let flags = self.byte()?;
         out.push(flags);
         leb(out, self.leb()?);
