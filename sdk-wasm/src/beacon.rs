@@ -19,8 +19,8 @@ use usagelens_protocol::names::{is_valid_name, is_valid_type};
 use crate::delivery::{backoff_ms, chunk, classify, Outcome, MAX_ATTEMPTS};
 use crate::dom::{choice_for, form_choices, widget_for};
 use crate::host::{
-    self, at, call, call0, call_str, get, get_f64, get_str, global, len, now, number_string, obj,
-    performance, set,
+    self, at, call, call0, call_str, document, get, get_f64, get_str, global, len, now,
+    number_string, obj, performance, set,
 };
 use crate::naming::{clip, MAX_ITEMS};
 use crate::page::PageLocal;
@@ -115,8 +115,6 @@ struct State {
     /// last activity was less than 30 minutes before.
     started: f64,
     user: Option<String>,
-    /// `identify` ran before [`restore`]: its user wins over a stored one.
-    user_set: bool,
     /// The ids from localStorage are in (see [`restore`]).
     restored: bool,
     view: String,
@@ -219,7 +217,6 @@ pub fn start_beacon(config: JsValue) -> bool {
             last_activity: t,
             started: t,
             user: None,
-            user_set: false,
             restored: false,
             view: host::hex(8),
             page: location_path(),
@@ -263,19 +260,17 @@ pub fn track(kind: JsValue, props: JsValue, metrics: JsValue) {
 /// across page loads); `null` forgets it.
 #[wasm_bindgen]
 pub fn identify(user: JsValue) {
-    if with(|_| ()).is_none() {
-        return;
-    }
     // A string (trimmed) or a finite number; anything else forgets the user.
     let user = match user.as_f64() {
         Some(n) if n.is_finite() => Some(number_string(n)),
         _ => host::trimmed(&user),
     }
     .map(|u| clip(&u).to_owned());
-    store(USER_KEY, user.as_deref());
     with(|s| {
+        // The stored ids first, so the stored user cannot replace this one.
+        restore(s);
+        store(USER_KEY, user.as_deref());
         s.user = user;
-        s.user_set = true;
     });
 }
 
@@ -343,8 +338,6 @@ pub fn flush() {
             return None;
         }
         s.last_flush = t;
-        restore(s);
-        persist_session(s);
         let head = envelope_head(s);
         // As many of the oldest events as fit one `fetch` body (at least one).
         let mut size = head.len() + 2;
@@ -559,8 +552,8 @@ fn record(kind: &str, props: JsValue, metrics: JsValue) {
 /// Reads what earlier page views left in localStorage: the `anon` id (made
 /// and stored on the first visit), the session (continued when its last
 /// activity was under 30 minutes before this page started) and the user.
-/// Runs once, in its own task after start-up or at the first send,
-/// whichever comes first.
+/// Runs once: in its own task after start-up, or at the first send or
+/// `identify`, whichever comes first.
 fn restore(s: &mut State) {
     if s.restored {
         return;
@@ -579,10 +572,7 @@ fn restore(s: &mut State) {
             s.session = id;
         }
     }
-    if !s.user_set {
-        s.user = stored(USER_KEY);
-    }
-    persist_session(s);
+    s.user = stored(USER_KEY);
 }
 
 /// Stores the session and its last activity (`<id>|<ms>`), at each send
@@ -631,10 +621,6 @@ fn context(s: &State) -> JsValue {
     c
 }
 
-fn document() -> Option<JsValue> {
-    host::document()
-}
-
 fn dims_str(w: f64, h: f64) -> String {
     let mut s = number_string(w);
     s.push('x');
@@ -642,7 +628,12 @@ fn dims_str(w: f64, h: f64) -> String {
     s
 }
 
-fn envelope_head(s: &State) -> String {
+/// The batch's JSON up to its events, for a batch about to be sent: the
+/// stored ids are read first if they are not yet, and the session's last
+/// activity is stored for the next page.
+fn envelope_head(s: &mut State) -> String {
+    restore(s);
+    persist_session(s);
     let head = obj();
     set(&head, "app", s.cfg.app.as_str());
     set(&head, "key", s.cfg.key.as_str());
@@ -677,8 +668,6 @@ fn flush_on_hide() {
 /// A beacon the browser refuses stays queued.
 fn send_all_by_beacon() {
     let job = with(|s| {
-        restore(s);
-        persist_session(s);
         let head = envelope_head(s);
         let events = s.queue.take(usize::MAX);
         let (bodies, skipped) = chunk(&events, &head, "]}", MAX_BEACON_BYTES - 512);
