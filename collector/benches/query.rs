@@ -26,8 +26,23 @@ use futures_util::TryStreamExt;
 use mongodb::bson::{doc, DateTime, Document, RawDocumentBuf};
 use usagelens_collector::config::ServeConfig;
 use usagelens_collector::query::{compile, QueryRequest};
-use usagelens_collector::server::{serve, AppState};
 use usagelens_collector::store::{Store, WriteAck};
+use usagelens_collector::{serve, AppState};
+
+/// `events` with the driver, acknowledged as the collector's writes are
+/// (`WriteAck::default()`: majority, journaled).
+fn raw_events(store: &Store) -> mongodb::Collection<RawDocumentBuf> {
+    let wc = mongodb::options::WriteConcern::builder()
+        .w(mongodb::options::Acknowledgment::Majority)
+        .journal(true)
+        .build();
+    store.database().collection_with_options(
+        "events",
+        mongodb::options::CollectionOptions::builder()
+            .write_concern(wc)
+            .build(),
+    )
+}
 
 const APP: &str = "bench";
 /// 2026-11-01T00:00:00Z; events spread over the 28 days after it.
@@ -113,7 +128,9 @@ fn event(rng: &mut Rng, i: usize) -> RawDocumentBuf {
 }
 
 async fn load(store: &Store, n: usize) {
-    let events = store.collection("events");
+    let events = store
+        .database()
+        .collection::<mongodb::bson::Document>("events");
     let have = events.count_documents(doc! { "app": APP }).await.unwrap() as usize;
     if have == n {
         println!(
@@ -131,8 +148,12 @@ async fn load(store: &Store, n: usize) {
     while i < n {
         let m = LOAD_BATCH.min(n - i);
         let docs: Vec<RawDocumentBuf> = (i..i + m).map(|j| event(&mut rng, j)).collect();
-        let out = store.insert_events(&docs).await.unwrap();
-        assert_eq!(out.inserted as usize, m);
+        let out = raw_events(store)
+            .insert_many(&docs)
+            .ordered(false)
+            .await
+            .unwrap();
+        assert_eq!(out.inserted_ids.len(), m);
         i += m;
         if i % 100_000 == 0 {
             eprintln!(
@@ -224,7 +245,7 @@ fn main() {
         ));
         let client = reqwest::Client::new();
         let url = format!("http://{addr}/v1/query");
-        let events = store.collection("events");
+        let events = store.database().collection::<mongodb::bson::Document>("events");
 
         println!("\n{n} events, {rounds} rounds, the three ways in a rotating order");
         let mut summary = Vec::new();

@@ -5,40 +5,65 @@
 //! The write key is embedded in web pages, so it is stored as is; the read
 //! token is shown once and stored as its SHA-256 (it is 256 random bits, so a
 //! fast hash is the right one: nothing to brute-force).
+//!
+//! The `create`, `list`, `rotate_*` and `delete` functions are what the
+//! `apps` commands run; the ingest path reads apps through [`AppCache`].
 
 use std::collections::{HashMap, HashSet};
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
-use futures_util::TryStreamExt;
-use mongodb::bson::{doc, Document};
 use rand::RngCore;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-
-use crate::store::{Store, StoreError, APPS, CATALOG, EVENTS};
 use usagelens_protocol::batch::check_app;
+
+use crate::store::{json, AppRecord, Store, StoreError};
+
+/// A valid app id (`^[a-z0-9][a-z0-9_-]{0,63}$`), checked where a request
+/// names one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct AppId(String);
+
+impl AppId {
+    /// Checks `id`; the error names the `app` field and the rule.
+    pub(crate) fn parse(id: &str) -> Result<Self, String> {
+        check_app(id).map_err(|e| format!("app: {e}"))?;
+        Ok(Self(id.to_owned()))
+    }
+
+    /// The id.
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for AppId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 /// An app as the ingest path needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct App {
+pub(crate) struct App {
     /// The app id.
-    pub id: String,
+    pub(crate) id: String,
     /// The write key.
-    pub write_key: String,
+    write_key: String,
     /// Allowed browser origins (`scheme://host[:port]`), or `*`.
-    pub origins: Vec<String>,
+    origins: Vec<String>,
 }
 
 impl App {
     /// Whether `key` is this app's write key (constant time).
-    pub fn key_matches(&self, key: &str) -> bool {
+    pub(crate) fn key_matches(&self, key: &str) -> bool {
         self.write_key.as_bytes().ct_eq(key.as_bytes()).into()
     }
 
     /// Whether a browser at `origin` may post for this app.
-    pub fn allows_origin(&self, origin: &str) -> bool {
+    pub(crate) fn allows_origin(&self, origin: &str) -> bool {
         self.origins.iter().any(|o| o == "*" || o == origin)
     }
 }
@@ -63,7 +88,7 @@ pub struct AppSummary {
     pub write_key: String,
     /// Allowed origins.
     pub origins: Vec<String>,
-    /// When it was created (RFC 3339).
+    /// When it was created (RFC 3339, UTC, milliseconds).
     pub created_at: String,
 }
 
@@ -90,14 +115,22 @@ fn random_token(prefix: &str) -> String {
     format!("{prefix}{}", hex::encode(bytes))
 }
 
-/// SHA-256 of a read token, hex.
+/// SHA-256 of a read token, hex: what `apps` stores instead of the token.
 pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// The app a read token belongs to, if any.
+pub(crate) async fn owner_of_read_token(
+    store: &Store,
+    token: &str,
+) -> Result<Option<String>, StoreError> {
+    store.apps().owner_of_token(&hash_token(token)).await
+}
+
 /// Normalizes an allowed origin: `scheme://host[:port]`, lower case, no
 /// default port, no path. `*` allows any origin.
-pub fn normalize_origin(origin: &str) -> Result<String, String> {
+fn normalize_origin(origin: &str) -> Result<String, String> {
     if origin == "*" {
         return Ok(origin.to_owned());
     }
@@ -123,7 +156,8 @@ pub fn normalize_origin(origin: &str) -> Result<String, String> {
     })
 }
 
-/// The `apps` commands, on the store.
+/// Creates the app `id` allowing browsers at `origins`; the answer holds
+/// the read token, shown only now.
 pub async fn create(store: &Store, id: &str, origins: &[String]) -> Result<CreatedApp, AppsError> {
     check_app(id).map_err(AppsError::Invalid)?;
     let origins = origins
@@ -136,44 +170,35 @@ pub async fn create(store: &Store, id: &str, origins: &[String]) -> Result<Creat
         write_key: random_token("wk_"),
         read_token: random_token("rt_"),
     };
-    let doc = doc! {
-        "_id": id,
-        "write_key": &created.write_key,
-        "read_token_sha256": hash_token(&created.read_token),
-        "origins": &origins,
-        "created_at": mongodb::bson::DateTime::now(),
+    let record = AppRecord {
+        id: id.to_owned(),
+        write_key: created.write_key.clone(),
+        origins,
+        created_at_ms: None,
     };
-    match store.collection(APPS).insert_one(doc).await {
-        Ok(_) => Ok(created),
-        Err(e) => match StoreError::from(e) {
-            e if e.is_duplicate_key() => Err(AppsError::Exists(id.to_owned())),
-            e => Err(e.into()),
-        },
+    match store
+        .apps()
+        .insert(&record, &hash_token(&created.read_token))
+        .await
+    {
+        Ok(()) => Ok(created),
+        Err(e) if e.is_duplicate_key() => Err(AppsError::Exists(id.to_owned())),
+        Err(e) => Err(e.into()),
     }
 }
 
 /// All apps, by id.
 pub async fn list(store: &Store) -> Result<Vec<AppSummary>, AppsError> {
-    let docs: Vec<Document> = store
-        .collection(APPS)
-        .find(doc! {})
-        .sort(doc! { "_id": 1 })
-        .await
-        .map_err(StoreError::from)?
-        .try_collect()
-        .await
-        .map_err(StoreError::from)?;
-    Ok(docs
-        .iter()
-        .map(|d| AppSummary {
-            id: d.get_str("_id").unwrap_or_default().to_owned(),
-            write_key: d.get_str("write_key").unwrap_or_default().to_owned(),
-            origins: origins_of(d),
-            created_at: d
-                .get_datetime("created_at")
-                .ok()
-                .and_then(|t| t.try_to_rfc3339_string().ok())
-                .unwrap_or_default(),
+    Ok(store
+        .apps()
+        .list()
+        .await?
+        .into_iter()
+        .map(|a| AppSummary {
+            id: a.id,
+            write_key: a.write_key,
+            origins: a.origins,
+            created_at: a.created_at_ms.map(json::rfc3339).unwrap_or_default(),
         })
         .collect())
 }
@@ -182,70 +207,42 @@ pub async fn list(store: &Store) -> Result<Vec<AppSummary>, AppsError> {
 /// app caches refresh (`--app-cache-ttl`).
 pub async fn rotate_write_key(store: &Store, id: &str) -> Result<String, AppsError> {
     let key = random_token("wk_");
-    set_field(store, id, "write_key", &key).await?;
+    if !store.apps().set_write_key(id, &key).await? {
+        return Err(AppsError::NotFound(id.to_owned()));
+    }
     Ok(key)
 }
 
 /// Issues a new read token, printed once.
 pub async fn rotate_read_token(store: &Store, id: &str) -> Result<String, AppsError> {
     let token = random_token("rt_");
-    set_field(store, id, "read_token_sha256", &hash_token(&token)).await?;
-    Ok(token)
-}
-
-async fn set_field(store: &Store, id: &str, field: &str, value: &str) -> Result<(), AppsError> {
-    let r = store
-        .collection(APPS)
-        .update_one(doc! { "_id": id }, doc! { "$set": { field: value } })
-        .await
-        .map_err(StoreError::from)?;
-    if r.matched_count == 0 {
+    if !store
+        .apps()
+        .set_read_token_sha256(id, &hash_token(&token))
+        .await?
+    {
         return Err(AppsError::NotFound(id.to_owned()));
     }
-    Ok(())
+    Ok(token)
 }
 
 /// Deletes an app and its catalog; with `purge_events`, its events too.
 /// Returns how many events were deleted.
 pub async fn delete(store: &Store, id: &str, purge_events: bool) -> Result<u64, AppsError> {
-    let r = store
-        .collection(APPS)
-        .delete_one(doc! { "_id": id })
-        .await
-        .map_err(StoreError::from)?;
-    if r.deleted_count == 0 {
+    if !store.apps().delete(id).await? {
         return Err(AppsError::NotFound(id.to_owned()));
     }
-    store
-        .collection(CATALOG)
-        .delete_many(doc! { "app": id })
-        .await
-        .map_err(StoreError::from)?;
+    store.catalog().delete_app(id).await?;
     if purge_events {
-        let r = store
-            .collection(EVENTS)
-            .delete_many(doc! { "app": id })
-            .await
-            .map_err(StoreError::from)?;
-        return Ok(r.deleted_count);
+        return Ok(store.events().delete_app(id).await?);
     }
     Ok(0)
-}
-
-fn origins_of(d: &Document) -> Vec<String> {
-    d.get_array("origins")
-        .map(|a| {
-            a.iter()
-                .filter_map(|o| o.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// A read-through cache of apps for the ingest path: one store read per app
 /// per `ttl`, unknown ids included (so random ids cannot hammer the store).
 #[derive(Debug)]
-pub struct AppCache {
+pub(crate) struct AppCache {
     ttl: Duration,
     apps: RwLock<HashMap<String, (Option<App>, Instant)>>,
     origins: RwLock<Option<(HashSet<String>, Instant)>>,
@@ -256,7 +253,7 @@ const CACHE_CAPACITY: usize = 10_000;
 
 impl AppCache {
     /// A cache whose entries live `ttl`.
-    pub fn new(ttl: Duration) -> Self {
+    pub(crate) fn new(ttl: Duration) -> Self {
         Self {
             ttl,
             apps: RwLock::new(HashMap::new()),
@@ -265,21 +262,16 @@ impl AppCache {
     }
 
     /// The app `id`, or `None` if there is no such app.
-    pub async fn get(&self, store: &Store, id: &str) -> Result<Option<App>, StoreError> {
+    pub(crate) async fn get(&self, store: &Store, id: &str) -> Result<Option<App>, StoreError> {
         if let Some((app, at)) = self.apps.read().ok().and_then(|m| m.get(id).cloned()) {
             if at.elapsed() < self.ttl {
                 return Ok(app);
             }
         }
-        let doc = store
-            .collection(APPS)
-            .find_one(doc! { "_id": id })
-            .projection(doc! { "write_key": 1, "origins": 1 })
-            .await?;
-        let app = doc.map(|d| App {
+        let app = store.apps().keys(id).await?.map(|k| App {
             id: id.to_owned(),
-            write_key: d.get_str("write_key").unwrap_or_default().to_owned(),
-            origins: origins_of(&d),
+            write_key: k.write_key,
+            origins: k.origins,
         });
         if let Ok(mut m) = self.apps.write() {
             if m.len() >= CACHE_CAPACITY {
@@ -291,20 +283,17 @@ impl AppCache {
     }
 
     /// Whether any app allows `origin` (for CORS preflight, which names no app).
-    pub async fn any_allows_origin(&self, store: &Store, origin: &str) -> Result<bool, StoreError> {
+    pub(crate) async fn any_allows_origin(
+        &self,
+        store: &Store,
+        origin: &str,
+    ) -> Result<bool, StoreError> {
         if let Some((set, at)) = self.origins.read().ok().and_then(|o| o.clone()) {
             if at.elapsed() < self.ttl {
                 return Ok(set.contains("*") || set.contains(origin));
             }
         }
-        let docs: Vec<Document> = store
-            .collection(APPS)
-            .find(doc! {})
-            .projection(doc! { "origins": 1 })
-            .await?
-            .try_collect()
-            .await?;
-        let set: HashSet<String> = docs.iter().flat_map(origins_of).collect();
+        let set: HashSet<String> = store.apps().all_origins().await?.into_iter().collect();
         let allowed = set.contains("*") || set.contains(origin);
         if let Ok(mut o) = self.origins.write() {
             *o = Some((set, Instant::now()));

@@ -124,20 +124,19 @@ pub struct ServeConfig {
     pub beacon_dir: Option<PathBuf>,
 }
 
+/// The defaults are the ones written on each field's `#[arg]` above, read
+/// by clap with every environment variable ignored: each default is
+/// written once.
 impl Default for ServeConfig {
     fn default() -> Self {
-        Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            rate_limit_ip: 100,
-            rate_limit_app: 20_000,
-            trust_forwarded_for: false,
-            app_cache_ttl: Duration::from_secs(5),
-            catalog_flush: Duration::from_secs(10),
-            shutdown_timeout: Duration::from_secs(30),
-            query_timeout: crate::query::QUERY_TIME_LIMIT,
-            log_format: LogFormat::Text,
-            beacon_dir: None,
-        }
+        use clap::{Command, FromArgMatches};
+        let command = Self::augment_args(Command::new("serve")).mut_args(|a| a.env(None));
+        command
+            .try_get_matches_from(["serve"])
+            .map_err(|e| e.to_string())
+            .and_then(|m| Self::from_arg_matches(&m).map_err(|e| e.to_string()))
+            // The defaults are literals of this file, and a unit test parses them.
+            .unwrap_or_else(|e| unreachable!("the serve defaults do not parse: {e}"))
     }
 }
 
@@ -156,6 +155,23 @@ mod tests {
         Serve::try_parse_from(std::iter::once("serve").chain(args.iter().copied()))
             .map(|s| s.config)
             .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults_are_the_flags_defaults_without_the_environment() {
+        // An environment variable must not leak into `Default`.
+        std::env::set_var("USAGELENS_RATE_LIMIT_IP", "7");
+        let d = ServeConfig::default();
+        std::env::remove_var("USAGELENS_RATE_LIMIT_IP");
+        assert_eq!(d.listen, SocketAddr::from(([127, 0, 0, 1], 8080)));
+        assert_eq!(d.rate_limit_ip, 100);
+        assert_eq!(d.rate_limit_app, 20_000);
+        assert!(!d.trust_forwarded_for);
+        assert_eq!(d.app_cache_ttl, Duration::from_secs(5));
+        assert_eq!(d.catalog_flush, Duration::from_secs(10));
+        assert_eq!(d.shutdown_timeout, Duration::from_secs(30));
+        assert_eq!(d.log_format, LogFormat::Text);
+        assert_eq!(d.beacon_dir, None);
     }
 
     #[test]

@@ -1,55 +1,78 @@
 //! # usagelens-collector
 //!
 //! The UsageLens collector: an axum service that accepts event batches
-//! (`POST /v1/batch`, protocol v1 in `docs/protocol.md`), validates them, and
-//! writes one MongoDB document per event (`docs/storage.md`).
+//! (`POST /v1/batch`, protocol v1 in `docs/protocol.md`), validates them,
+//! writes one MongoDB document per event (`docs/storage.md`), and answers
+//! the read API: the query engine (`POST /v1/query`), the raw export
+//! (`GET /v1/events`) and the dimension catalog (`GET /v1/dimensions`).
 //!
-//! | module | concept |
-//! |---|---|
-//! | [`ingest`] | the batch endpoint: decode, authenticate, validate, store |
-//! | [`query`] | `POST /v1/query`: group and filter by any dimension, one pipeline per query |
-//! | [`export`] | `GET /v1/events`: raw events page by page, NDJSON or CSV, streamed from a cursor |
-//! | [`store`] | MongoDB collections, indexes, writes, error classification |
-//! | [`apps`] | apps, write keys, read tokens, allowed origins |
-//! | [`catalog`] | the dimension catalog, kept without a write per event |
-//! | [`enrich`] | `browser`, `os`, `device` from the User-Agent |
-//! | [`ratelimit`] | per-address and per-app limits |
-//! | [`beacon`] | the browser beacon's files, pre-compressed, at `/beacon.js` and `/beacon/*` |
-//! | [`server`] | the router, `serve`, graceful shutdown |
-//! | [`config`] | options, flags and environment variables |
+//! ## Layers
+//!
+//! Imports only go down (ADR 006, `docs/adr/006-collector-layers.md`;
+//! `tests/layers.rs` checks it):
+//!
+//! ```text
+//! main / cli ─► server ─► http/, jobs/ ─► state ─► domain ─► store/ ─► protocol
+//! ```
+//!
+//! | layer | modules | concern |
+//! |---|---|---|
+//! | command line | `cli/` | `serve`, `apps …`, `query …` |
+//! | server | `server.rs` | the HTTP API and the jobs, graceful shutdown |
+//! | HTTP | `http/` | the router, one error type, auth, CORS, assets, a thin handler per surface |
+//! | jobs | `jobs/` | supervised background loops with a cancellation token and a health deadline |
+//! | state | `state.rs` | what handlers and jobs share |
+//! | domain | [`ingest`], [`query`], `export/`, [`catalog`], [`apps`], `limits.rs`, [`beacon`], `health.rs`, [`config`] | the work, without HTTP |
+//! | storage | [`store`] | the only place that names a collection or reads a MongoDB error code |
 //!
 //! ## Run it in-process
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! use usagelens_collector::{config::ServeConfig, server, store::{Store, WriteAck}};
+//! use usagelens_collector::{serve, shutdown_signal, AppState, ServeConfig, Store, WriteAck};
 //!
 //! let store = Store::connect(
 //!     "mongodb://127.0.0.1:27017", "usagelens",
 //!     WriteAck::default(), std::time::Duration::from_secs(5),
 //! ).await?;
-//! let state = server::AppState::new(store, ServeConfig::default());
+//! let state = AppState::new(store, ServeConfig::default());
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-//! // Finishes in-flight batches and flushes the catalog on Ctrl-C or SIGTERM.
-//! server::serve(state, listener, server::shutdown_signal()).await?;
+//! // Finishes in-flight batches, stops the jobs and flushes the catalog on Ctrl-C or SIGTERM.
+//! serve(state, listener, shutdown_signal()).await?;
 //! # Ok(()) }
 //! ```
 //!
 //! ## Test it without a socket
 //!
-//! [`server::app`] returns the `Router`; drive it with
-//! `tower::ServiceExt::oneshot` (see `tests/common/mod.rs`).
+//! [`app`] returns the `Router`; drive it with `tower::ServiceExt::oneshot`
+//! (see `tests/common/mod.rs`).
 
+// Top: the command line and the server.
+mod cli;
+mod server;
+
+// The surfaces over the state.
+mod http;
+mod jobs;
+mod state;
+
+// The domain: no axum, no `AppState`.
 pub mod apps;
 pub mod beacon;
 pub mod catalog;
-pub mod cli;
 pub mod config;
-pub mod enrich;
-pub mod error;
-pub mod export;
+mod export;
+mod health;
 pub mod ingest;
+mod limits;
 pub mod query;
-pub mod ratelimit;
-pub mod server;
+
+// The storage boundary.
 pub mod store;
+
+pub use cli::main;
+pub use config::ServeConfig;
+pub use http::app;
+pub use server::{serve, shutdown_signal};
+pub use state::AppState;
+pub use store::{Store, StoreError, WriteAck};

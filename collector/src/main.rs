@@ -1,5 +1,5 @@
 //! `usagelens-collector`: see `usagelens-collector --help`.
 
 fn main() -> std::process::ExitCode {
-    usagelens_collector::cli::main()
+    usagelens_collector::main()
 }

@@ -43,7 +43,8 @@ async fn create_list_rotate_delete() {
 
     // Only the read token's hash is stored.
     let stored = s
-        .collection("apps")
+        .database()
+        .collection::<mongodb::bson::Document>("apps")
         .find_one(doc! {"_id": "shop"})
         .await
         .unwrap()
@@ -58,7 +59,8 @@ async fn create_list_rotate_delete() {
     assert_ne!(new_key, shop.write_key);
     let new_token = apps::rotate_read_token(s, "shop").await.unwrap();
     let stored = s
-        .collection("apps")
+        .database()
+        .collection::<mongodb::bson::Document>("apps")
         .find_one(doc! {"_id": "shop"})
         .await
         .unwrap()
@@ -113,7 +115,8 @@ async fn a_rotated_key_takes_effect_and_delete_can_purge_events() {
     assert_eq!(env.event_count().await, 0);
     assert_eq!(
         env.store
-            .collection("catalog")
+            .database()
+            .collection::<mongodb::bson::Document>("catalog")
             .count_documents(doc! {})
             .await
             .unwrap(),

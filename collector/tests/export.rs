@@ -81,7 +81,10 @@ async fn the_index_app_ts_id_replaces_app_ts() {
     use mongodb::bson::doc;
     use mongodb::IndexModel;
     let env = TestEnv::new().await;
-    let events = env.store.collection("events");
+    let events = env
+        .store
+        .database()
+        .collection::<mongodb::bson::Document>("events");
     // A database from before the export: it has `app_ts`.
     events
         .create_index(
@@ -532,7 +535,12 @@ async fn a_store_error_mid_stream_ends_the_body_with_an_error() {
     assert!(!first.is_empty() && first.len() < full.text.len());
     // Dropping the collection kills the server-side cursor: the next
     // getMore fails.
-    env.store.collection("events").drop().await.unwrap();
+    env.store
+        .database()
+        .collection::<mongodb::bson::Document>("events")
+        .drop()
+        .await
+        .unwrap();
     let mut received = first.len();
     let failed = loop {
         match body.frame().await {
@@ -570,7 +578,7 @@ async fn over_a_socket_a_store_error_mid_stream_aborts_the_transfer() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(usagelens_collector::server::serve(
+    let server = tokio::spawn(usagelens_collector::serve(
         env.state.clone(),
         listener,
         async move {
@@ -595,7 +603,12 @@ async fn over_a_socket_a_store_error_mid_stream_aborts_the_transfer() {
     let mut resp = client.get(&url).bearer_auth(&token).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     let first = resp.chunk().await.unwrap().expect("a first chunk");
-    env.store.collection("events").drop().await.unwrap();
+    env.store
+        .database()
+        .collection::<mongodb::bson::Document>("events")
+        .drop()
+        .await
+        .unwrap();
     let mut received = first.len();
     let outcome = loop {
         match tokio::time::timeout(Duration::from_secs(30), resp.chunk()).await {

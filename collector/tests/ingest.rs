@@ -491,8 +491,8 @@ async fn store_unavailable_is_503_with_retry_after() {
     )
     .await
     .unwrap();
-    let state = usagelens_collector::server::AppState::new(store, ServeConfig::default());
-    let router = usagelens_collector::server::app(state);
+    let state = usagelens_collector::AppState::new(store, ServeConfig::default());
+    let router = usagelens_collector::app(state);
     use tower::ServiceExt;
     let resp = router
         .clone()
@@ -550,7 +550,10 @@ async fn the_catalog_lists_every_name_without_a_write_per_event() {
     ]});
     let r = env.post_json(body.to_string()).await;
     assert_eq!(r.json["accepted"], 2, "{}", r.text);
-    let catalog = env.store.collection("catalog");
+    let catalog = env
+        .store
+        .database()
+        .collection::<mongodb::bson::Document>("catalog");
     assert_eq!(
         catalog.count_documents(doc! {}).await.unwrap(),
         0,

@@ -533,7 +533,7 @@ async fn the_dimension_catalog_lists_and_hides_names() {
 async fn a_query_over_the_time_limit_is_a_422_that_says_what_to_narrow() {
     use std::time::Duration;
     use usagelens_collector::config::ServeConfig;
-    use usagelens_collector::server::{app, AppState};
+    use usagelens_collector::{app, AppState};
 
     let env = TestEnv::with_config(ServeConfig {
         rate_limit_ip: 0,

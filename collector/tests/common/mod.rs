@@ -19,13 +19,13 @@ use serde_json::Value;
 use tower::ServiceExt;
 use usagelens_collector::apps::{self, CreatedApp};
 use usagelens_collector::config::ServeConfig;
-use usagelens_collector::server::{app, AppState};
 use usagelens_collector::store::{Store, WriteAck};
+use usagelens_collector::{app, AppState};
 
-pub const ORIGIN: &str = "http://localhost:3000";
-pub const CHROME_UA: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36";
+pub(crate) const ORIGIN: &str = "http://localhost:3000";
+pub(crate) const CHROME_UA: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36";
 
-pub fn mongodb_uri() -> String {
+pub(crate) fn mongodb_uri() -> String {
     std::env::var("MONGODB_URI").unwrap_or_else(|_| {
         panic!(
             "MONGODB_URI is not set: these tests need a MongoDB-compatible server. \
@@ -37,7 +37,7 @@ pub fn mongodb_uri() -> String {
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// A unique database name per test.
-pub fn unique_db(prefix: &str) -> String {
+pub(crate) fn unique_db(prefix: &str) -> String {
     format!(
         "ul_test_{prefix}_{}_{}",
         std::process::id(),
@@ -45,15 +45,15 @@ pub fn unique_db(prefix: &str) -> String {
     )
 }
 
-pub struct TestEnv {
-    pub store: Store,
-    pub state: AppState,
-    pub router: Router,
-    pub app: CreatedApp,
+pub(crate) struct TestEnv {
+    pub(crate) store: Store,
+    pub(crate) state: AppState,
+    pub(crate) router: Router,
+    pub(crate) app: CreatedApp,
 }
 
 impl TestEnv {
-    pub async fn new() -> Self {
+    pub(crate) async fn new() -> Self {
         Self::with_config(ServeConfig {
             rate_limit_ip: 0,
             rate_limit_app: 0,
@@ -63,7 +63,7 @@ impl TestEnv {
     }
 
     /// Like [`TestEnv::new`], serving the beacon from `dir` (`--beacon-dir`).
-    pub async fn with_beacon_dir(dir: Option<PathBuf>) -> Self {
+    pub(crate) async fn with_beacon_dir(dir: Option<PathBuf>) -> Self {
         Self::with_config(ServeConfig {
             rate_limit_ip: 0,
             rate_limit_app: 0,
@@ -73,7 +73,7 @@ impl TestEnv {
         .await
     }
 
-    pub async fn with_config(config: ServeConfig) -> Self {
+    pub(crate) async fn with_config(config: ServeConfig) -> Self {
         let store = Store::connect(
             &mongodb_uri(),
             &unique_db("c"),
@@ -97,12 +97,12 @@ impl TestEnv {
         }
     }
 
-    pub fn key(&self) -> &str {
+    pub(crate) fn key(&self) -> &str {
         &self.app.write_key
     }
 
     /// POSTs `body` to /v1/batch with JSON content type and the write key header.
-    pub async fn post_json(&self, body: impl Into<Vec<u8>>) -> Resp {
+    pub(crate) async fn post_json(&self, body: impl Into<Vec<u8>>) -> Resp {
         self.send(
             Request::post("/v1/batch")
                 .header("content-type", "application/json")
@@ -113,7 +113,7 @@ impl TestEnv {
         .await
     }
 
-    pub async fn send(&self, req: Request<Body>) -> Resp {
+    pub(crate) async fn send(&self, req: Request<Body>) -> Resp {
         let resp = self
             .router
             .clone()
@@ -132,10 +132,11 @@ impl TestEnv {
         }
     }
 
-    pub async fn events(&self) -> Vec<Document> {
+    pub(crate) async fn events(&self) -> Vec<Document> {
         use futures_util::TryStreamExt;
         self.store
-            .collection("events")
+            .database()
+            .collection::<mongodb::bson::Document>("events")
             .find(doc! {})
             .sort(doc! { "_id": 1 })
             .await
@@ -145,44 +146,45 @@ impl TestEnv {
             .unwrap()
     }
 
-    pub async fn event_count(&self) -> u64 {
+    pub(crate) async fn event_count(&self) -> u64 {
         self.store
-            .collection("events")
+            .database()
+            .collection::<mongodb::bson::Document>("events")
             .count_documents(doc! {})
             .await
             .unwrap()
     }
 
-    pub async fn drop_db(self) {
+    pub(crate) async fn drop_db(self) {
         let _ = self.store.database().drop().await;
     }
 }
 
 #[derive(Debug)]
-pub struct Resp {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub json: Value,
-    pub text: String,
+pub(crate) struct Resp {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) json: Value,
+    pub(crate) text: String,
 }
 
 impl Resp {
     /// A response header as text.
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    pub fn code(&self) -> &str {
+    pub(crate) fn code(&self) -> &str {
         self.json["error"]["code"].as_str().unwrap_or("")
     }
 
-    pub fn message(&self) -> &str {
+    pub(crate) fn message(&self) -> &str {
         self.json["error"]["message"].as_str().unwrap_or("")
     }
 
     /// Asserts a whole-request error with its status, code and a message part.
     #[track_caller]
-    pub fn assert_error(&self, status: u16, code: &str, message_part: &str) {
+    pub(crate) fn assert_error(&self, status: u16, code: &str, message_part: &str) {
         assert_eq!(self.status.as_u16(), status, "body: {}", self.text);
         assert_eq!(self.code(), code, "body: {}", self.text);
         assert!(
@@ -201,15 +203,15 @@ impl Resp {
 }
 
 /// A batch body for `app` with `events` (JSON values) and the key in the body.
-pub fn batch(events: Value) -> Value {
+pub(crate) fn batch(events: Value) -> Value {
     serde_json::json!({ "app": "demo", "events": events })
 }
 
-pub fn click(id: &str) -> Value {
+pub(crate) fn click(id: &str) -> Value {
     serde_json::json!({ "id": id, "type": "click", "props": { "widget": "w" } })
 }
 
-pub fn gzip(data: &[u8]) -> Vec<u8> {
+pub(crate) fn gzip(data: &[u8]) -> Vec<u8> {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     enc.write_all(data).unwrap();
     enc.finish().unwrap()

@@ -15,7 +15,7 @@ pub struct UserAgentDims {
 
 /// Parses a User-Agent. `None` when it is not a browser's (an SDK, curl, a
 /// script), so server-side batches are not given browser dimensions.
-pub fn from_user_agent(ua: &str) -> Option<UserAgentDims> {
+pub(crate) fn from_user_agent(ua: &str) -> Option<UserAgentDims> {
     let r = woothee::parser::Parser::new().parse(ua)?;
     let device = match r.category {
         "pc" => "desktop",

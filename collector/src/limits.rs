@@ -8,11 +8,19 @@ use std::num::NonZeroU32;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 
-use crate::error::IngestError;
+/// A request or batch over a limit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("rate limit exceeded for {scope}: retry after {retry_after} s")]
+pub(crate) struct RateLimited {
+    /// `this client address` or `app <id>`.
+    pub(crate) scope: String,
+    /// Seconds until it would pass.
+    pub(crate) retry_after: u64,
+}
 
 /// A rate: so many per second, with a burst of twice that.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rate(pub u32);
+pub(crate) struct Rate(pub(crate) u32);
 
 impl Rate {
     fn quota(self) -> Option<Quota> {
@@ -24,7 +32,7 @@ impl Rate {
 
 /// The collector's rate limiters; a rate of 0 turns one off.
 #[derive(Debug)]
-pub struct Limits {
+pub(crate) struct Limits {
     ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
     app: Option<DefaultKeyedRateLimiter<String>>,
     app_burst: u32,
@@ -35,7 +43,7 @@ fn check<K: Hash + Eq + Clone>(
     key: &K,
     n: u32,
     scope: impl FnOnce() -> String,
-) -> Result<(), IngestError> {
+) -> Result<(), RateLimited> {
     let Some(n) = NonZeroU32::new(n) else {
         return Ok(());
     };
@@ -43,13 +51,13 @@ fn check<K: Hash + Eq + Clone>(
         Ok(Ok(())) => Ok(()),
         Ok(Err(not_until)) => {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
-            Err(IngestError::RateLimited {
+            Err(RateLimited {
                 scope: scope(),
                 retry_after: wait.as_secs_f64().ceil().max(1.0) as u64,
             })
         }
         // Unreachable: callers cap `n` at the burst.
-        Err(_) => Err(IngestError::RateLimited {
+        Err(_) => Err(RateLimited {
             scope: scope(),
             retry_after: 1,
         }),
@@ -59,7 +67,7 @@ fn check<K: Hash + Eq + Clone>(
 impl Limits {
     /// Limits of `ip_requests` requests/s per client address and
     /// `app_events` events/s per app (bursts of twice as many).
-    pub fn new(ip_requests: Rate, app_events: Rate) -> Self {
+    pub(crate) fn new(ip_requests: Rate, app_events: Rate) -> Self {
         Self {
             ip: ip_requests.quota().map(DefaultKeyedRateLimiter::keyed),
             app: app_events.quota().map(DefaultKeyedRateLimiter::keyed),
@@ -68,7 +76,7 @@ impl Limits {
     }
 
     /// Counts one request from `ip`.
-    pub fn check_ip(&self, ip: IpAddr) -> Result<(), IngestError> {
+    pub(crate) fn check_ip(&self, ip: IpAddr) -> Result<(), RateLimited> {
         match &self.ip {
             Some(l) => check(l, &ip, 1, || "this client address".to_owned()),
             None => Ok(()),
@@ -78,7 +86,7 @@ impl Limits {
     /// Counts `events` events for `app`. A batch larger than the burst
     /// passes when the app's bucket is full (it counts as the whole burst),
     /// so a low rate never makes a valid batch impossible to send.
-    pub fn check_app(&self, app: &str, events: usize) -> Result<(), IngestError> {
+    pub(crate) fn check_app(&self, app: &str, events: usize) -> Result<(), RateLimited> {
         let n = events.min(self.app_burst as usize) as u32;
         match &self.app {
             Some(l) => check(l, &app.to_owned(), n, || format!("app `{app}`")),
@@ -87,7 +95,7 @@ impl Limits {
     }
 
     /// Forgets keys whose buckets are full again (bounded memory under many addresses).
-    pub fn prune(&self) {
+    pub(crate) fn prune(&self) {
         if let Some(l) = &self.ip {
             l.retain_recent();
             l.shrink_to_fit();
@@ -112,7 +120,7 @@ mod tests {
             l.check_ip(a).unwrap();
         }
         match l.check_ip(a) {
-            Err(IngestError::RateLimited { retry_after, .. }) => assert!(retry_after >= 1),
+            Err(RateLimited { retry_after, .. }) => assert!(retry_after >= 1),
             other => panic!("expected a rate limit, got {other:?}"),
         }
         l.check_ip(b).unwrap();

@@ -1,0 +1,99 @@
+//! `POST /v1/batch` and its CORS preflight.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use usagelens_protocol::limits::MAX_BODY_BYTES;
+
+use super::{cors, ApiError};
+use crate::ingest::{too_large_body, BatchRequest, IngestError, WRITE_KEY_HEADER};
+use crate::state::AppState;
+
+fn text(headers: &HeaderMap, name: impl axum::http::header::AsHeaderName) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The client's address: the peer's, or with `--trust-forwarded-for` the
+/// first `X-Forwarded-For` entry.
+fn client_ip(state: &AppState, req: &Request) -> IpAddr {
+    if state.config.trust_forwarded_for {
+        if let Some(ip) = text(req.headers(), "x-forwarded-for")
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.trim().parse().ok())
+        {
+            return ip;
+        }
+    }
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip())
+}
+
+/// `POST /v1/batch`.
+pub(super) async fn post(State(state): State<AppState>, req: Request) -> Response {
+    let ingest = state.ingest();
+    let origin = text(req.headers(), header::ORIGIN).map(str::to_owned);
+    let ip = client_ip(&state, &req);
+    let (parts, body) = req.into_parts();
+    let content_length = text(&parts.headers, header::CONTENT_LENGTH).and_then(|v| v.parse().ok());
+    let content_type = text(&parts.headers, header::CONTENT_TYPE);
+    let (result, mut origin_allowed) = match ingest.admit(ip, content_type, content_length) {
+        Err(e) => (Err(e), false),
+        Ok(()) => match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+            Err(_) => (Err(too_large_body()), false),
+            Ok(raw) => {
+                let done = ingest
+                    .ingest(BatchRequest {
+                        body: &raw,
+                        content_type,
+                        content_encoding: parts
+                            .headers
+                            .get(header::CONTENT_ENCODING)
+                            .map(|v| v.to_str().unwrap_or("?")),
+                        write_key: text(&parts.headers, WRITE_KEY_HEADER),
+                        origin: origin.as_deref(),
+                        user_agent: text(&parts.headers, header::USER_AGENT),
+                    })
+                    .await;
+                (done.result, done.origin_allowed)
+            }
+        },
+    };
+    let mut resp = match result {
+        Ok(r) => Json(r).into_response(),
+        Err(e) => {
+            // Let the browser show the error to the developer when the origin is
+            // one some app allows (it cannot read the body otherwise).
+            if let (Some(o), false) = (origin.as_deref(), origin_allowed) {
+                origin_allowed = ingest.any_app_allows(o).await.unwrap_or(false);
+            }
+            ApiError::from(e).into_response()
+        }
+    };
+    if let (Some(o), true) = (origin, origin_allowed) {
+        cors::allow_batch_origin(resp.headers_mut(), &o);
+    }
+    resp
+}
+
+/// `OPTIONS /v1/batch`: the CORS preflight. It names no app, so an origin
+/// passes when any app allows it; the POST then checks it against its app.
+pub(super) async fn preflight(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(origin) = text(&headers, header::ORIGIN) else {
+        return StatusCode::NO_CONTENT.into_response();
+    };
+    match state.ingest().any_app_allows(origin).await {
+        Ok(true) => {
+            let mut resp = StatusCode::NO_CONTENT.into_response();
+            let h = resp.headers_mut();
+            cors::allow_batch_origin(h, origin);
+            cors::batch_preflight(h);
+            resp
+        }
+        Ok(false) => ApiError::from(IngestError::OriginUnknown(origin.to_owned())).into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
