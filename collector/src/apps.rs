@@ -7,7 +7,7 @@
 //! fast hash is the right one: nothing to brute-force).
 //!
 //! The `create`, `list`, `rotate_*` and `delete` functions are what the
-//! `apps` commands run; the ingest path reads apps through [`AppCache`].
+//! `apps` commands run; the ingest path reads apps through `AppCache`.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::RwLock;

@@ -9,7 +9,7 @@
 //! | `error.rs` | why a batch failed as a whole |
 //!
 //! The HTTP handler (`http/batch.rs`) reads the request and calls
-//! [`admit`] before it reads the body, then [`ingest`] with it.
+//! `Ingest::admit` before it reads the body, then `Ingest::ingest` with it.
 
 mod decode;
 mod documents;

@@ -329,7 +329,7 @@ pub struct QueryRequest {
     /// Ordering.
     #[serde(default)]
     pub order_by: Vec<Order>,
-    /// Most rows, default 1000, at most [`MAX_LIMIT`].
+    /// Most rows, default 1000, at most 10,000.
     #[serde(default)]
     pub limit: Option<u32>,
     /// Answer with the pipeline too.

@@ -4,7 +4,7 @@
 //!
 //! | module | collection / concern |
 //! |---|---|
-//! | [`Events`] (`events.rs`) | `events`: one document per event, `_id` = `"<app>:<event id>"` |
+//! | `Events` (`events.rs`) | `events`: one document per event, `_id` = `"<app>:<event id>"` |
 //! | `Apps` (`apps.rs`) | `apps`: one document per app, `_id` = the app id |
 //! | `Catalog` (`catalog.rs`) | `catalog`: one document per (app, dimension or metric name) |
 //! | [`StoreError`] (`error.rs`) | error classes: retryable, duplicate key, time limit |
