@@ -1,4 +1,5 @@
-//! chromedriver, and every browser it starts, ended on drop.
+//! chromedriver, and every browser it starts, ended on drop (the browser
+//! tests, the beacon benchmark and the demo's simulator).
 //!
 //! Killing chromedriver alone leaves Chrome running, parented to init (seen:
 //! SIGTERM or SIGKILL to chromedriver with a session open leaves the browser,
@@ -109,13 +110,18 @@ impl ChromeDriver {
             .push(id);
     }
 
-    /// Closes the session `id` (`DELETE /session/{id}`): chromedriver quits
-    /// its browser and waits for it.
-    pub fn close_session(&self, id: &str) -> std::io::Result<()> {
+    /// Stops tracking the session `id`, which its client closed itself.
+    pub fn forget_session(&self, id: &str) {
         self.sessions
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|s| s != id);
+    }
+
+    /// Closes the session `id` (`DELETE /session/{id}`): chromedriver quits
+    /// its browser and waits for it.
+    pub fn close_session(&self, id: &str) -> std::io::Result<()> {
+        self.forget_session(id);
         let mut conn = TcpStream::connect(("127.0.0.1", self.port))?;
         conn.set_read_timeout(Some(CLOSE_TIMEOUT))?;
         conn.set_write_timeout(Some(CLOSE_TIMEOUT))?;
