@@ -92,33 +92,37 @@ pub(crate) fn task(args: &[&str]) -> Result<()> {
     step(&format!("starting the collector on {listen}"));
     let log = state.join("collector.log");
     eprintln!("collector log: {}", log.display());
-    let mut child = collector(&["serve", "--listen", &listen])
-        .arg("--beacon-dir")
-        .arg(&beacon_dir)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log)?)
-        .spawn()?;
+    // Each server is owned (stopped when the task ends) before it is waited for.
+    let mut child = KillOnDrop(
+        collector(&["serve", "--listen", &listen])
+            .arg("--beacon-dir")
+            .arg(&beacon_dir)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log)?)
+            .spawn()?,
+    );
     let port = port_of(&listen, "--listen")?;
-    wait_for_port(port, &mut child, "the collector", &log)?;
+    wait_for_port(port, &mut child.0, "the collector", &log)?;
     let write_key = json_field(&keys, "write_key").unwrap_or_default();
     let read_token = json_field(&keys, "read_token").unwrap_or_default();
 
     step(&format!("starting the demo site on {site_listen}"));
     let site_log = state.join("demo-site.log");
-    let mut site = Command::new(debug_bin("usagelens-demo-site"))
-        .args([
-            "--listen",
-            &site_listen,
-            "--collector",
-            &format!("http://{listen}"),
-        ])
-        .args(["--app", "demo", "--write-key", &write_key])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&site_log)?)
-        .spawn()?;
+    let mut site = KillOnDrop(
+        Command::new(debug_bin("usagelens-demo-site"))
+            .args([
+                "--listen",
+                &site_listen,
+                "--collector",
+                &format!("http://{listen}"),
+            ])
+            .args(["--app", "demo", "--write-key", &write_key])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&site_log)?)
+            .spawn()?,
+    );
     let site_port = port_of(&site_listen, "--site-listen")?;
-    wait_for_port(site_port, &mut site, "the demo site", &site_log)?;
-    let _site = KillOnDrop(site);
+    wait_for_port(site_port, &mut site.0, "the demo site", &site_log)?;
     println!(
         "\nUsageLens is running.\n\
          \n  demo site   http://{site_listen}   (open it in a browser; ?as=<user> signs in as another user)\
@@ -135,7 +139,7 @@ pub(crate) fn task(args: &[&str]) -> Result<()> {
         keys_file.display(),
         beacon_dir.display()
     );
-    let status = child.wait()?;
+    let status = child.0.wait()?;
     if !status.success() {
         bail!("the collector exited with {status}");
     }

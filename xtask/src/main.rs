@@ -12,7 +12,8 @@
 //! Below the tasks: `store.rs` (the local store, SecantusDB, installed from
 //! PyPI into a project-local virtualenv under `target/usagelens-tools/`),
 //! `tools.rs` (what is installed when missing), `process.rs` (servers a task
-//! starts) and `workspace.rs` (paths, cargo, running commands). Imports go
+//! starts), `leftovers.rs` (the check that `test` and `bench` left nothing
+//! running) and `workspace.rs` (paths, cargo, running commands). Imports go
 //! from the tasks down to those, never back.
 
 use std::process::ExitCode;
@@ -20,6 +21,7 @@ use std::process::ExitCode;
 mod beacon;
 mod bench;
 mod demo;
+mod leftovers;
 mod process;
 mod simulate;
 mod store;
@@ -31,12 +33,12 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let result = match args.as_slice() {
-        ["test", rest @ ..] => test::task(rest),
+        ["test", rest @ ..] => leftovers::checked(|| test::task(rest)),
         ["demo", rest @ ..] => demo::task(rest),
         ["beacon"] => beacon::build_beacon().map(|_| ()),
-        ["bench", "ingest", rest @ ..] => bench::ingest(rest),
-        ["bench", "beacon", rest @ ..] => bench::beacon(rest),
-        ["bench", "query", rest @ ..] => bench::query(rest),
+        ["bench", "ingest", rest @ ..] => leftovers::checked(|| bench::ingest(rest)),
+        ["bench", "beacon", rest @ ..] => leftovers::checked(|| bench::beacon(rest)),
+        ["bench", "query", rest @ ..] => leftovers::checked(|| bench::query(rest)),
         ["store", rest @ ..] => store::task(rest),
         ["simulate", rest @ ..] => simulate::task(rest),
         _ => {

@@ -77,7 +77,7 @@ pub(crate) fn start_store_with(server: &Path, data: Option<&Path>) -> Result<Loc
     step(&format!(
         "starting the local store (SecantusDB) on 127.0.0.1:{port}"
     ));
-    let mut child = Command::new(server)
+    let child = Command::new(server)
         .args(["--host", "127.0.0.1", "--port", &port.to_string()])
         .args(["--storage-path", &storage, "--log-level", "WARNING"])
         .stdin(Stdio::null())
@@ -85,11 +85,13 @@ pub(crate) fn start_store_with(server: &Path, data: Option<&Path>) -> Result<Loc
         .stderr(std::fs::File::options().append(true).open(&log)?)
         .spawn()
         .with_context(|| format!("cannot start {}", server.display()))?;
-    wait_for_port(port, &mut child, "the local store", &log)?;
-    Ok(LocalStore {
+    // Owned first: a store that never listens is stopped too.
+    let mut store = LocalStore {
         child,
         uri: format!("mongodb://127.0.0.1:{port}/?directConnection=true"),
-    })
+    };
+    wait_for_port(port, &mut store.child, "the local store", &log)?;
+    Ok(store)
 }
 
 /// `MONGODB_URI` if set, else a local store started now.
