@@ -60,7 +60,12 @@ async fn what_a_user_does_on_the_demo_is_stored_once() {
             .spawn()
             .unwrap(),
     );
+    let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(("127.0.0.1", site_port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the demo site did not listen within 30 s"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 

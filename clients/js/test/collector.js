@@ -83,8 +83,12 @@ export async function serve({ database, uri, extraArgs = [] }) {
     ["serve", "--listen", "127.0.0.1:0", "--database", database, "--log-format", "json", ...extraArgs],
     { env: { ...process.env, MONGODB_URI: uri, RUST_LOG: "info" }, stdio: ["ignore", "ignore", "pipe"] },
   );
+  // A test file that crashes before its `after` hook leaves no collector running.
+  const killOnExit = () => child.kill("SIGKILL");
+  process.on("exit", killOnExit);
   const log = [];
   const exited = new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+  exited.then(() => process.off("exit", killOnExit));
   const url = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the collector did not start within 30 s:\n${log.join("\n")}`)), 30_000);
     const lines = createInterface({ input: child.stderr });

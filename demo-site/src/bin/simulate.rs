@@ -9,7 +9,6 @@
 //!   (`sent_at` is the real send time, so no skew correction moves them),
 //!   busier on weekdays and at each role's usual hours.
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
@@ -19,6 +18,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
+use usagelens_e2e::chromedriver::ChromeDriver;
 
 /// Drive the demo site like real users do, and backfill a week of history.
 #[derive(Debug, Parser)]
@@ -126,9 +126,16 @@ fn bar(len: u64, what: &str) -> ProgressBar {
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
-    match &args.history {
-        Some(h) => backfill(&args, parse_days(h)?).await,
-        None => live(&args).await,
+    let run = async {
+        match &args.history {
+            Some(h) => backfill(&args, parse_days(h)?).await,
+            None => live(&args).await,
+        }
+    };
+    // On Ctrl-C the run is dropped, and with it chromedriver and its browsers.
+    tokio::select! {
+        done = run => done,
+        _ = tokio::signal::ctrl_c() => bail!("interrupted"),
     }
 }
 
@@ -143,39 +150,16 @@ fn parse_days(h: &str) -> Result<u32> {
     Ok(n)
 }
 
-struct Driver(Child);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Users drive the demo site in headless Chromium, one session each.
 async fn live(args: &Args) -> Result<()> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let _driver = Driver(
-        Command::new(&args.chromedriver)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| {
-                format!(
-                    "cannot start {} (apt-get install chromium chromium-driver)",
-                    args.chromedriver
-                )
-            })?,
-    );
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // Closes the sessions left open and kills chromedriver and Chrome on drop,
+    // also when a step fails.
+    let driver = ChromeDriver::start(&args.chromedriver).with_context(|| {
+        format!(
+            "cannot start {} (apt-get install chromium chromium-driver)",
+            args.chromedriver
+        )
+    })?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
     const ACTIONS: u64 = 12;
     let pb = bar(args.users as u64 * ACTIONS, "actions");
@@ -194,9 +178,13 @@ async fn live(args: &Args) -> Result<()> {
                     .into_iter()
                     .collect(),
             )
-            .connect(&format!("http://127.0.0.1:{port}"))
+            .connect(&driver.url())
             .await
             .context("a WebDriver session")?;
+        let session = c.session_id().await.ok().flatten();
+        if let Some(id) = &session {
+            driver.track_session(id.clone());
+        }
         let changes_defaults = rng.random_bool(0.25);
         for step in 0..ACTIONS {
             let r: f64 = rng.random();
@@ -226,7 +214,11 @@ async fn live(args: &Args) -> Result<()> {
         }
         // Leaving: the beacon hands everything to sendBeacon.
         let _ = c.goto("about:blank").await;
-        let _ = c.close().await;
+        if c.close().await.is_ok() {
+            if let Some(id) = &session {
+                driver.forget_session(id);
+            }
+        }
     }
     pb.finish_with_message("done");
     println!(

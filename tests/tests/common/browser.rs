@@ -1,14 +1,14 @@
 //! Headless Chromium through chromedriver, and a static page server, for the
 //! browser tests and the beacon benchmark.
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
+use usagelens_e2e::chromedriver::ChromeDriver;
 
 /// A free port on loopback (for a server whose address must be known first).
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -17,7 +17,7 @@ pub fn free_port() -> u16 {
 }
 
 /// Serves `pages` (path, HTML) on `127.0.0.1:port` until the test ends.
-pub async fn serve_pages(port: u16, pages: Vec<(&'static str, String)>) {
+pub(crate) async fn serve_pages(port: u16, pages: Vec<(&'static str, String)>) {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .unwrap();
@@ -34,34 +34,21 @@ pub async fn serve_pages(port: u16, pages: Vec<(&'static str, String)>) {
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
 }
 
-/// A WebDriver session on headless Chromium; chromedriver stops on drop.
-pub struct Browser {
-    driver: Child,
+/// A WebDriver session on headless Chromium. On drop, also when the test
+/// failed or panicked, the session is closed and chromedriver, Chrome and
+/// everything Chrome started are killed (`usagelens_e2e::chromedriver`).
+pub(crate) struct Browser {
     /// The WebDriver client.
-    pub client: Client,
+    pub(crate) client: Client,
+    driver: ChromeDriver,
 }
 
 impl Browser {
-    pub async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let bin = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
-        let port = free_port();
-        let mut driver = Command::new(&bin)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start {bin} ({e}): `cargo xtask test` installs chromium and chromium-driver")
-            });
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if Instant::now() > deadline {
-                let _ = driver.kill();
-                let _ = driver.wait();
-                panic!("chromedriver did not listen within 20 s");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let driver = ChromeDriver::start(&bin).unwrap_or_else(|e| {
+            panic!("cannot start {bin} ({e}): `cargo xtask test` installs chromium and chromium-driver")
+        });
         let caps = json!({"goog:chromeOptions": {
             "binary": "/usr/bin/chromium",
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -71,14 +58,22 @@ impl Browser {
         // chromedriver is on loopback: plain HTTP, no TLS stack.
         let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(caps.as_object().unwrap().clone().into_iter().collect())
-            .connect(&format!("http://127.0.0.1:{port}"))
+            .connect(&driver.url())
             .await
             .expect("a WebDriver session");
-        Self { driver, client }
+        if let Some(id) = client.session_id().await.ok().flatten() {
+            driver.track_session(id);
+        }
+        Self { client, driver }
+    }
+
+    /// chromedriver, with what it started.
+    pub(crate) fn driver(&self) -> &ChromeDriver {
+        &self.driver
     }
 
     /// Clicks the element `css` selects.
-    pub async fn click(&self, css: &str) {
+    pub(crate) async fn click(&self, css: &str) {
         let el = self
             .client
             .find(Locator::Css(css))
@@ -90,7 +85,7 @@ impl Browser {
     }
 
     /// Types `text` into the element `css` selects.
-    pub async fn type_into(&self, css: &str, text: &str) {
+    pub(crate) async fn type_into(&self, css: &str, text: &str) {
         let el = self
             .client
             .find(Locator::Css(css))
@@ -102,7 +97,7 @@ impl Browser {
     }
 
     /// Selects the option of value `value` in the select `css` selects.
-    pub async fn select(&self, css: &str, value: &str) {
+    pub(crate) async fn select(&self, css: &str, value: &str) {
         let el = self
             .client
             .find(Locator::Css(css))
@@ -114,7 +109,7 @@ impl Browser {
     }
 
     /// Waits until the beacon has replaced the stub on the current page.
-    pub async fn wait_for_beacon(&self) {
+    pub(crate) async fn wait_for_beacon(&self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let ready = self
@@ -135,15 +130,17 @@ impl Browser {
 }
 
 impl Drop for Browser {
+    /// The session is closed before the client drops (whose own close is a
+    /// task the ending runtime may never run); the driver's drop then kills
+    /// whatever is left.
     fn drop(&mut self) {
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        self.driver.close_sessions();
     }
 }
 
 /// An app `demo` whose allowed origin is `origin`, and a collector for it
 /// (started off the async runtime: the CLI and the process start block).
-pub async fn app_and_collector(
+pub(crate) async fn app_and_collector(
     db: &str,
     origin: &str,
     extra: &'static [&'static str],
@@ -158,7 +155,7 @@ pub async fn app_and_collector(
 }
 
 /// The events stored in `db` matching `filter`, oldest first.
-pub async fn stored_events(
+pub(crate) async fn stored_events(
     db: &mongodb::Database,
     filter: mongodb::bson::Document,
 ) -> Vec<mongodb::bson::Document> {

@@ -1,8 +1,9 @@
 //! Processes for the end-to-end tests: the collector binary against the real
 //! local store (`MONGODB_URI`, started and set by `cargo xtask test`).
+// Each test binary compiles this module and uses only some of it.
 #![allow(dead_code)]
 
-pub mod browser;
+pub(crate) mod browser;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -11,14 +12,14 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
-pub fn mongodb_uri() -> String {
+pub(crate) fn mongodb_uri() -> String {
     std::env::var("MONGODB_URI").unwrap_or_else(|_| {
         panic!("MONGODB_URI is not set: run the tests with `cargo xtask test`, which starts the local store, or set it")
     })
 }
 
 /// The collector binary: `USAGELENS_COLLECTOR_BIN`, or the one beside this test's target dir.
-pub fn collector_bin() -> PathBuf {
+pub(crate) fn collector_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("USAGELENS_COLLECTOR_BIN") {
         return PathBuf::from(p);
     }
@@ -36,7 +37,7 @@ pub fn collector_bin() -> PathBuf {
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
-pub fn unique_db() -> String {
+pub(crate) fn unique_db() -> String {
     format!(
         "ul_e2e_{}_{}",
         std::process::id(),
@@ -45,7 +46,7 @@ pub fn unique_db() -> String {
 }
 
 /// Runs `usagelens-collector <args>` against `db`.
-pub fn cli(db: &str, args: &[&str]) -> Output {
+pub(crate) fn cli(db: &str, args: &[&str]) -> Output {
     Command::new(collector_bin())
         .args(args)
         .env("MONGODB_URI", mongodb_uri())
@@ -55,7 +56,7 @@ pub fn cli(db: &str, args: &[&str]) -> Output {
 }
 
 /// Runs a CLI command that must succeed and print JSON.
-pub fn cli_json(db: &str, args: &[&str]) -> serde_json::Value {
+pub(crate) fn cli_json(db: &str, args: &[&str]) -> serde_json::Value {
     let out = cli(db, args);
     assert!(
         out.status.success(),
@@ -71,19 +72,19 @@ pub fn cli_json(db: &str, args: &[&str]) -> serde_json::Value {
 }
 
 /// A running `usagelens-collector serve`; killed on drop.
-pub struct Collector {
-    pub child: Child,
-    pub addr: String,
-    pub logs: mpsc::Receiver<String>,
+pub(crate) struct Collector {
+    pub(crate) child: Child,
+    pub(crate) addr: String,
+    pub(crate) logs: mpsc::Receiver<String>,
 }
 
 impl Collector {
-    pub fn start(db: &str, extra: &[&str]) -> Self {
+    pub(crate) fn start(db: &str, extra: &[&str]) -> Self {
         Self::start_on(db, "127.0.0.1:0", extra)
     }
 
     /// Starts on a given address (to restart on the same one).
-    pub fn start_on(db: &str, listen: &str, extra: &[&str]) -> Self {
+    pub(crate) fn start_on(db: &str, listen: &str, extra: &[&str]) -> Self {
         let mut child = Command::new(collector_bin())
             .args(["serve", "--listen", listen, "--log-format", "json"])
             .args(extra)
@@ -101,8 +102,16 @@ impl Collector {
                 let _ = tx.send(line);
             }
         });
-        let addr = loop {
-            let line = rx
+        // Owned (killed on drop) before waiting: a collector that never logs
+        // its address is not left running when the test fails.
+        let mut collector = Self {
+            child,
+            addr: String::new(),
+            logs: rx,
+        };
+        collector.addr = loop {
+            let line = collector
+                .logs
                 .recv_timeout(Duration::from_secs(30))
                 .expect("the collector logs its address");
             if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
@@ -111,19 +120,15 @@ impl Collector {
                 }
             }
         };
-        Self {
-            child,
-            addr,
-            logs: rx,
-        }
+        collector
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
     /// Sends SIGTERM.
-    pub fn terminate(&self) {
+    pub(crate) fn terminate(&self) {
         let ok = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
@@ -132,7 +137,7 @@ impl Collector {
     }
 
     /// Waits for the process to exit, at most `timeout`.
-    pub fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+    pub(crate) fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
         let deadline = std::time::Instant::now() + timeout;
         loop {
             if let Some(s) = self.child.try_wait().expect("wait") {
@@ -155,13 +160,13 @@ impl Drop for Collector {
 }
 
 /// A blocking MongoDB handle on `db` for checking what was stored.
-pub struct Db {
+pub(crate) struct Db {
     rt: tokio::runtime::Runtime,
     db: mongodb::Database,
 }
 
 impl Db {
-    pub fn open(name: &str) -> Self {
+    pub(crate) fn open(name: &str) -> Self {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -175,7 +180,7 @@ impl Db {
         Self { rt, db }
     }
 
-    pub fn count(&self, coll: &str, filter: mongodb::bson::Document) -> u64 {
+    pub(crate) fn count(&self, coll: &str, filter: mongodb::bson::Document) -> u64 {
         self.rt
             .block_on(async {
                 self.db
@@ -186,7 +191,7 @@ impl Db {
             .unwrap()
     }
 
-    pub fn drop_db(&self) {
+    pub(crate) fn drop_db(&self) {
         let _ = self.rt.block_on(async { self.db.drop().await });
     }
 }

@@ -8,7 +8,9 @@
 //! and refuses (rather than guess) when the glue does not use a name exactly
 //! as expected.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
+
+use super::wasm::{leb, name, Reader};
 
 /// The import module wasm-bindgen uses, as the glue spells it (a key).
 const GLUE_MODULE_KEY: &str = "\"./usagelens_beacon_bg.js\"";
@@ -35,66 +37,6 @@ fn is_ident(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'$'
 }
 
-/// A cursor over wasm bytes (also used by `beacon.rs` to check exported tables).
-pub(crate) struct Reader<'a>(pub(crate) &'a [u8]);
-
-impl<'a> Reader<'a> {
-    pub(crate) fn byte(&mut self) -> Result<u8> {
-        let (&b, rest) = self.0.split_first().context("the wasm ends early")?;
-        self.0 = rest;
-        Ok(b)
-    }
-    pub(crate) fn bytes(&mut self, n: usize) -> Result<&'a [u8]> {
-        if n > self.0.len() {
-            bail!("the wasm ends early");
-        }
-        let (head, rest) = self.0.split_at(n);
-        self.0 = rest;
-        Ok(head)
-    }
-    pub(crate) fn leb(&mut self) -> Result<u32> {
-        let mut value = 0u32;
-        for shift in (0..35).step_by(7) {
-            let b = self.byte()?;
-            value |= u32::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Ok(value);
-            }
-        }
-        bail!("a LEB128 number over 32 bits in the wasm")
-    }
-    pub(crate) fn name(&mut self) -> Result<&'a str> {
-        let n = self.leb()? as usize;
-        std::str::from_utf8(self.bytes(n)?).context("a wasm name is not UTF-8")
-    }
-    pub(crate) fn limits(&mut self, out: &mut Vec<u8>) -> Result<()> {
-        let flags = self.byte()?;
-        out.push(flags);
-        leb(out, self.leb()?);
-        if flags & 1 != 0 {
-            leb(out, self.leb()?);
-        }
-        Ok(())
-    }
-}
-
-fn leb(out: &mut Vec<u8>, mut v: u32) {
-    loop {
-        let b = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(b);
-            return;
-        }
-        out.push(b | 0x80);
-    }
-}
-
-fn name(out: &mut Vec<u8>, s: &str) {
-    leb(out, s.len() as u32);
-    out.extend_from_slice(s.as_bytes());
-}
-
 /// Replaces `old` by `new` where `old` stands as a whole identifier (not
 /// part of a longer one), `expected` times exactly.
 fn replace_ident(text: &str, old: &str, new: &str, expected: usize, what: &str) -> Result<String> {
@@ -117,7 +59,7 @@ fn replace_ident(text: &str, old: &str, new: &str, expected: usize, what: &str) 
     if found != expected {
         bail!(
             "the glue has {what} `{old}` {found} times, not {expected}: \
-             wasm-bindgen's output changed; update xtask/src/wasm_names.rs"
+             wasm-bindgen's output changed; update xtask/src/beacon/wasm_names.rs"
         );
     }
     Ok(out)
@@ -125,7 +67,7 @@ fn replace_ident(text: &str, old: &str, new: &str, expected: usize, what: &str) 
 
 /// Renames the imports (in the module wasm-bindgen generates) and all
 /// exports of `wasm` to short names, and the glue to match.
-pub fn shorten(wasm: &[u8], glue: &str) -> Result<(Vec<u8>, String)> {
+pub(super) fn shorten(wasm: &[u8], glue: &str) -> Result<(Vec<u8>, String)> {
     let mut r = Reader(wasm);
     if r.bytes(8)? != b"\0asm\x01\0\0\0" {
         bail!("not a wasm module (version 1)");
