@@ -130,3 +130,14 @@ pub fn performance() -> Option<JsValue> {
 pub fn number_string(v: f64) -> String {
     str(&JsValue::from_f64(v))
 }
+
+/// Calls `f(name, value)` for the own enumerable properties of a plain object.
+pub fn entries(o: &JsValue, mut f: impl FnMut(String, JsValue)) {
+    let keys = keys(o);
+    for i in 0..len(&keys) {
+        if let Some(k) = at(&keys, i).as_string() {
+            let v = get(o, &k).unwrap_or(JsValue::UNDEFINED);
+            f(k, v);
+        }
+    }
+}
