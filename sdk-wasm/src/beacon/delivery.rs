@@ -8,11 +8,11 @@ use alloc::string::String;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
 
+use usagelens_protocol::delivery::{backoff_ms, chunk, classify, Outcome, MAX_ATTEMPTS};
 use usagelens_protocol::limits::MAX_BEACON_BYTES;
 
 use super::identity::{context, persist_session, restore, touch};
 use super::state::{with, State, ON_POSTED};
-use crate::delivery::{backoff_ms, chunk, classify, Outcome, MAX_ATTEMPTS};
 use crate::host::{self, at, get, len, now, obj, set};
 use crate::page::PageLocal;
 
