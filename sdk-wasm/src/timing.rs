@@ -164,7 +164,7 @@ pub(crate) struct GcEstimate {
     /// Drops seen since the last report.
     count: u32,
     /// Bytes those drops released.
-    pub(crate) reclaimed: f64,
+    reclaimed: f64,
 }
 
 impl GcEstimate {
