@@ -12,9 +12,7 @@ use crate::host::{self, at, call_str, get, get_bool, get_str, len, obj, set};
 use crate::naming::{clip, text_name};
 
 /// Attribute naming a widget.
-pub const WIDGET_ATTR: &str = "data-usage-widget";
-/// Attribute suppressing capture on an element and its descendants.
-pub const IGNORE_ATTR: &str = "data-usage-ignore";
+const WIDGET_ATTR: &str = "data-usage-widget";
 
 /// A clicked widget: its name and the tag of the element that gave it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,11 +47,12 @@ fn closest(el: &JsValue, selector: &str) -> Option<JsValue> {
 /// What counts as a widget without `data-usage-widget`: buttons, links,
 /// `[role=button]`, button-like inputs, `summary` (ASCII case-insensitive,
 /// as HTML compares these attribute values).
-pub const INTERACTIVE: &str = "button,a,summary,[role=button i],input[type=button i],\
+const INTERACTIVE: &str = "button,a,summary,[role=button i],input[type=button i],\
 input[type=submit i],input[type=reset i],input[type=image i]";
 
-/// Whether `el` or an ancestor carries `data-usage-ignore`.
-pub fn is_ignored(el: &JsValue) -> bool {
+/// Whether `el` or an ancestor carries `data-usage-ignore` (which suppresses
+/// capture on an element and its descendants).
+fn is_ignored(el: &JsValue) -> bool {
     closest(el, "[data-usage-ignore]").is_some()
 }
 

@@ -22,111 +22,122 @@ extern "C" {
     /// `dispatch(id, value)`.
     pub fn init(dispatch: &JsValue);
     /// `window` (or the worker's `self`).
-    pub fn global() -> JsValue;
+    pub(crate) fn global() -> JsValue;
     #[wasm_bindgen(js_name = get)]
     fn get_raw(o: &JsValue, k: &str) -> JsValue;
     /// `o[i]`.
-    pub fn at(o: &JsValue, i: u32) -> JsValue;
+    pub(crate) fn at(o: &JsValue, i: u32) -> JsValue;
     #[wasm_bindgen(js_name = set)]
     fn set_raw(o: &JsValue, k: &str, v: &JsValue);
     /// `o[k](a, b)`; `undefined` when it is missing or throws.
-    pub fn call(o: &JsValue, k: &str, a: &JsValue, b: &JsValue) -> JsValue;
+    pub(crate) fn call(o: &JsValue, k: &str, a: &JsValue, b: &JsValue) -> JsValue;
     /// `o[k](a)` with a string argument.
     #[wasm_bindgen(js_name = call)]
-    pub fn call_str(o: &JsValue, k: &str, a: &str) -> JsValue;
+    pub(crate) fn call_str(o: &JsValue, k: &str, a: &str) -> JsValue;
     /// `{}`.
-    pub fn obj() -> JsValue;
+    pub(crate) fn obj() -> JsValue;
     /// `[]`.
-    pub fn arr() -> JsValue;
+    pub(crate) fn arr() -> JsValue;
     /// `a.push(v)`.
-    pub fn push(a: &JsValue, v: &JsValue);
+    pub(crate) fn push(a: &JsValue, v: &JsValue);
     /// `Object.keys(o)` for a plain object (not an array), else `[]`.
-    pub fn keys(o: &JsValue) -> JsValue;
+    pub(crate) fn keys(o: &JsValue) -> JsValue;
     /// `Array.isArray(v)`.
     #[wasm_bindgen(js_name = isArray)]
-    pub fn is_array(v: &JsValue) -> bool;
+    pub(crate) fn is_array(v: &JsValue) -> bool;
     /// `JSON.stringify(v)` (`""` if it throws).
-    pub fn json(v: &JsValue) -> String;
+    pub(crate) fn json(v: &JsValue) -> String;
     /// `String(v)`: JS number formatting without Rust's.
-    pub fn str(v: &JsValue) -> String;
+    pub(crate) fn str(v: &JsValue) -> String;
     /// A number as is, else `parseFloat(v)` (NaN when not a number).
-    pub fn float(v: &JsValue) -> f64;
+    pub(crate) fn float(v: &JsValue) -> f64;
     /// `Date.now()`.
-    pub fn now() -> f64;
+    pub(crate) fn now() -> f64;
     /// `Math.random()`.
-    pub fn random() -> f64;
+    pub(crate) fn random() -> f64;
     /// `n` random bytes (`crypto.getRandomValues`) in hex.
-    pub fn hex(n: u32) -> String;
+    pub(crate) fn hex(n: u32) -> String;
     /// A capturing, passive listener: `dispatch(id, event)`.
-    pub fn listen(target: &JsValue, kind: &str, id: u32);
+    pub(crate) fn listen(target: &JsValue, kind: &str, id: u32);
     /// `setInterval`: `dispatch(id)` every `ms`.
-    pub fn every(ms: f64, id: u32);
+    pub(crate) fn every(ms: f64, id: u32);
     /// `setTimeout`: `dispatch(id)` once, after `ms`.
-    pub fn after(ms: f64, id: u32);
+    pub(crate) fn after(ms: f64, id: u32);
     /// A buffered `PerformanceObserver` of `kind`: `dispatch(id, entries)`.
-    pub fn observe(kind: &str, id: u32);
+    pub(crate) fn observe(kind: &str, id: u32);
     /// Wraps the method `o[k]`: the page's call runs unchanged, then `dispatch(id)`.
-    pub fn wrap(o: &JsValue, k: &str, id: u32);
+    pub(crate) fn wrap(o: &JsValue, k: &str, id: u32);
     /// `fetch` POST of `body` as `text/plain`; then `dispatch(id, [status, retryAfter])`
     /// (status 0 for a network error).
-    pub fn post(url: &str, body: &str, keepalive: bool, id: u32);
+    pub(crate) fn post(url: &str, body: &str, keepalive: bool, id: u32);
     /// `navigator.sendBeacon(url, body)`: whether the browser took it.
-    pub fn send(url: &str, body: &str) -> bool;
+    pub(crate) fn send(url: &str, body: &str) -> bool;
 }
 
 /// `o[k]`, unless it is `undefined` or `null`.
-pub fn get(o: &JsValue, k: &str) -> Option<JsValue> {
+pub(crate) fn get(o: &JsValue, k: &str) -> Option<JsValue> {
     let v = get_raw(o, k);
     (!v.is_undefined() && !v.is_null()).then_some(v)
 }
 
 /// `o[k]` if it is a string.
-pub fn get_str(o: &JsValue, k: &str) -> Option<String> {
+pub(crate) fn get_str(o: &JsValue, k: &str) -> Option<String> {
     get_raw(o, k).as_string()
 }
 
 /// `o[k]` if it is a number.
-pub fn get_f64(o: &JsValue, k: &str) -> Option<f64> {
+pub(crate) fn get_f64(o: &JsValue, k: &str) -> Option<f64> {
     get_raw(o, k).as_f64()
 }
 
 /// `o[k]` is `true`.
-pub fn get_bool(o: &JsValue, k: &str) -> bool {
+pub(crate) fn get_bool(o: &JsValue, k: &str) -> bool {
     get_raw(o, k).as_bool() == Some(true)
 }
 
 /// `o[k] = v`.
-pub fn set(o: &JsValue, k: &str, v: impl Into<JsValue>) {
+pub(crate) fn set(o: &JsValue, k: &str, v: impl Into<JsValue>) {
     set_raw(o, k, &v.into());
 }
 
 /// `o.length` of an array-like (0 when absent).
-pub fn len(o: &JsValue) -> u32 {
+pub(crate) fn len(o: &JsValue) -> u32 {
     get_f64(o, "length").map_or(0, |n| n as u32)
 }
 
 /// `o[k]()`.
-pub fn call0(o: &JsValue, k: &str) -> JsValue {
+pub(crate) fn call0(o: &JsValue, k: &str) -> JsValue {
     call(o, k, &JsValue::UNDEFINED, &JsValue::UNDEFINED)
 }
 
 /// A string `v` trimmed (JS `trim`), unless that leaves nothing; `None`
 /// for anything but a string.
-pub fn trimmed(v: &JsValue) -> Option<String> {
+pub(crate) fn trimmed(v: &JsValue) -> Option<String> {
     call0(v, "trim").as_string().filter(|s| !s.is_empty())
 }
 
 /// `window.document`.
-pub fn document() -> Option<JsValue> {
+pub(crate) fn document() -> Option<JsValue> {
     get(&global(), "document")
 }
 
 /// `window.performance`.
-pub fn performance() -> Option<JsValue> {
+pub(crate) fn performance() -> Option<JsValue> {
     get(&global(), "performance")
 }
 
 /// A JS number as JS prints it (`1700000000000`, `1.5`).
-pub fn number_string(v: f64) -> String {
+pub(crate) fn number_string(v: f64) -> String {
     str(&JsValue::from_f64(v))
+}
+
+/// Calls `f(name, value)` for the own enumerable properties of a plain object.
+pub(crate) fn entries(o: &JsValue, mut f: impl FnMut(String, JsValue)) {
+    let keys = keys(o);
+    for i in 0..len(&keys) {
+        if let Some(k) = at(&keys, i).as_string() {
+            let v = get(o, &k).unwrap_or(JsValue::UNDEFINED);
+            f(k, v);
+        }
+    }
 }

@@ -31,9 +31,21 @@
 //! Track or Global Privacy Control is on); `data-capture-clicks="false"`,
 //! `data-capture-choices="false"` to turn those off.
 //!
-//! The pure rules (delivery, queue, load breakdown, naming) are plain Rust
-//! modules tested natively; the browser parts are tested in headless
+//! The pure rules (the queue, the load breakdown, naming; delivery is
+//! `usagelens_protocol::delivery`, shared with the native SDK) are plain
+//! Rust modules tested natively; the browser parts are tested in headless
 //! Chromium with `wasm-bindgen-test`.
+//!
+//! | module | holds |
+//! |---|---|
+//! | `beacon` | start-up, the JS API, the host's one entry point `dispatch`, over `beacon/`: `clicks`, `choices`, `timing`, `memory` (one kind of event each), `delivery` (queue, batches, retries, `sendBeacon`), `identity` (ids, `identify`/`set`/`unset`, the batch context), `state` and `values` at the bottom |
+//! | `dom` | what a click or a change means: widget names, choices with their defaults (public for the browser tests) |
+//! | `host` | the door to the browser, the generic functions of `js/host.js` (`host::init` public, for the loader and the browser tests) |
+//! | `page` | statics on the page's one thread; the allocator and panic handler of the `standalone` build |
+//! | `naming`, `queue`, `timing` | pure rules, tested natively: widget names and clipping, the bounded queue, the load breakdown and the GC estimate |
+//!
+//! Only the JS API, `dom` and `host::init` are public; everything else is
+//! crate-private (`unreachable_pub` is on), so unused code shows.
 //!
 //! The wasm reads the page through [`host`], a few generic functions, rather
 //! than one web-sys binding per DOM method, and links no `std` (the
@@ -45,12 +57,21 @@
 // `page.rs`); natively, for the unit tests of the pure modules, with `std`.
 #![cfg_attr(target_arch = "wasm32", no_std)]
 
+#[cfg(any(target_arch = "wasm32", test))]
 extern crate alloc;
 
-pub use usagelens_protocol::delivery;
-pub mod naming;
-pub mod queue;
-pub mod timing;
+// The pure rules: used by the beacon, and natively only by their own tests,
+// which leave some of them unused there; the wasm32 builds (and their lints)
+// see every use.
+#[cfg(any(target_arch = "wasm32", test))]
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+mod naming;
+#[cfg(any(target_arch = "wasm32", test))]
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+mod queue;
+#[cfg(any(target_arch = "wasm32", test))]
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+mod timing;
 
 #[cfg(target_arch = "wasm32")]
 mod beacon;

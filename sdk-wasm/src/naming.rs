@@ -5,11 +5,11 @@ use alloc::string::String;
 use usagelens_protocol::limits::{MAX_ARRAY_ITEMS, MAX_STRING_BYTES};
 
 /// Longest widget name taken from an element's text.
-pub const MAX_TEXT_NAME_CHARS: usize = 64;
+const MAX_TEXT_NAME_CHARS: usize = 64;
 
 /// A stable name from an element's visible text: whitespace runs collapsed to
 /// one space, trimmed, at most 64 characters. `None` when nothing is left.
-pub fn text_name(text: &str) -> Option<String> {
+pub(crate) fn text_name(text: &str) -> Option<String> {
     let mut out = String::new();
     let mut n = 0;
     for word in text.split_whitespace() {
@@ -32,7 +32,7 @@ pub fn text_name(text: &str) -> Option<String> {
 }
 
 /// Cuts a string value to the protocol's limit, on a character boundary.
-pub fn clip(s: &str) -> &str {
+pub(crate) fn clip(s: &str) -> &str {
     if s.len() <= MAX_STRING_BYTES {
         return s;
     }
@@ -44,7 +44,7 @@ pub fn clip(s: &str) -> &str {
 }
 
 /// Most items kept of a multi-valued dimension.
-pub const MAX_ITEMS: usize = MAX_ARRAY_ITEMS;
+pub(crate) const MAX_ITEMS: usize = MAX_ARRAY_ITEMS;
 
 #[cfg(test)]
 mod tests {

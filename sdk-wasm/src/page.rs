@@ -17,7 +17,7 @@ compile_error!(
 /// `RefCell` is not `Sync`, so a `static` cannot hold one; `std`'s
 /// `thread_local!` would, but the shipped beacon links no `std`.
 #[derive(Debug)]
-pub struct PageLocal<T>(RefCell<T>);
+pub(crate) struct PageLocal<T>(RefCell<T>);
 
 // SAFETY: wasm32-unknown-unknown without the `atomics` target feature (checked
 // above) has no threads: the value is only ever touched from the page's main
@@ -27,12 +27,12 @@ unsafe impl<T> Sync for PageLocal<T> {}
 
 impl<T> PageLocal<T> {
     /// A static holding `value`.
-    pub const fn new(value: T) -> Self {
+    pub(crate) const fn new(value: T) -> Self {
         Self(RefCell::new(value))
     }
 
     /// The cell.
-    pub fn cell(&self) -> &RefCell<T> {
+    pub(crate) fn cell(&self) -> &RefCell<T> {
         &self.0
     }
 }

@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 
 /// A FIFO of at most `capacity` items.
 #[derive(Debug)]
-pub struct BoundedQueue<T> {
+pub(crate) struct BoundedQueue<T> {
     items: Vec<T>,
     capacity: usize,
     dropped: u64,
@@ -14,7 +14,7 @@ pub struct BoundedQueue<T> {
 
 impl<T> BoundedQueue<T> {
     /// An empty queue holding at most `capacity` items (at least 1).
-    pub fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize) -> Self {
         Self {
             items: Vec::new(),
             capacity: capacity.max(1),
@@ -23,7 +23,7 @@ impl<T> BoundedQueue<T> {
     }
 
     /// Adds an item; drops the oldest when full.
-    pub fn push(&mut self, item: T) {
+    pub(crate) fn push(&mut self, item: T) {
         if self.items.len() >= self.capacity {
             self.items = self.take_after(1);
             self.dropped += 1;
@@ -42,7 +42,7 @@ impl<T> BoundedQueue<T> {
 
     /// Puts a batch that could not be sent back in front, keeping the bound
     /// (what does not fit is dropped and counted: the oldest go first).
-    pub fn requeue(&mut self, batch: Vec<T>) {
+    pub(crate) fn requeue(&mut self, batch: Vec<T>) {
         let room = self.capacity.saturating_sub(self.items.len());
         let over = batch.len().saturating_sub(room);
         // The oldest of the batch go first.
@@ -53,7 +53,7 @@ impl<T> BoundedQueue<T> {
     }
 
     /// Takes up to `n` of the oldest items.
-    pub fn take(&mut self, n: usize) -> Vec<T> {
+    pub(crate) fn take(&mut self, n: usize) -> Vec<T> {
         if n >= self.items.len() {
             return core::mem::take(&mut self.items);
         }
@@ -62,27 +62,27 @@ impl<T> BoundedQueue<T> {
     }
 
     /// The items, oldest first.
-    pub fn iter(&self) -> core::slice::Iter<'_, T> {
+    pub(crate) fn iter(&self) -> core::slice::Iter<'_, T> {
         self.items.iter()
     }
 
     /// Items waiting.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.items.len()
     }
 
     /// Nothing waiting.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
 
     /// Items dropped so far because the queue was full.
-    pub fn dropped(&self) -> u64 {
+    pub(crate) fn dropped(&self) -> u64 {
         self.dropped
     }
 
     /// Counts `n` items dropped for another reason (the collector refused them).
-    pub fn count_dropped(&mut self, n: usize) {
+    pub(crate) fn count_dropped(&mut self, n: usize) {
         self.dropped += n as u64;
     }
 }

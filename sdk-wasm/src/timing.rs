@@ -22,27 +22,26 @@
 //! | `<phase>_ms` | `usagelens.mark(phase)`: from navigation start to the mark; a `performance.measure` named `usage:<phase>`: its duration |
 
 use alloc::string::String;
-use alloc::vec::Vec;
 
 /// The navigation entry's fields (0 where the browser reports none).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 #[allow(missing_docs)]
-pub struct NavTiming {
-    pub redirect_start: f64,
-    pub redirect_end: f64,
-    pub domain_lookup_start: f64,
-    pub domain_lookup_end: f64,
-    pub connect_start: f64,
-    pub connect_end: f64,
-    pub secure_connection_start: f64,
-    pub request_start: f64,
-    pub response_start: f64,
-    pub response_end: f64,
-    pub dom_interactive: f64,
-    pub dom_content_loaded_event_end: f64,
-    pub load_event_start: f64,
-    pub load_event_end: f64,
-    pub transfer_size: f64,
+pub(crate) struct NavTiming {
+    pub(crate) redirect_start: f64,
+    pub(crate) redirect_end: f64,
+    pub(crate) domain_lookup_start: f64,
+    pub(crate) domain_lookup_end: f64,
+    pub(crate) connect_start: f64,
+    pub(crate) connect_end: f64,
+    pub(crate) secure_connection_start: f64,
+    pub(crate) request_start: f64,
+    pub(crate) response_start: f64,
+    pub(crate) response_end: f64,
+    pub(crate) dom_interactive: f64,
+    pub(crate) dom_content_loaded_event_end: f64,
+    pub(crate) load_event_start: f64,
+    pub(crate) load_event_end: f64,
+    pub(crate) transfer_size: f64,
 }
 
 fn span(
@@ -59,21 +58,14 @@ fn span(
 
 /// Rounds milliseconds to two decimals, half away from zero (`f64::round`
 /// is not in `core`).
-pub fn round2(v: f64) -> f64 {
+pub(crate) fn round2(v: f64) -> f64 {
     let x = v * 100.0;
     let r = if x >= 0.0 { x + 0.5 } else { x - 0.5 };
     (r as i64) as f64 / 100.0
 }
 
-/// The breakdown as `(metric, value)` pairs.
-pub fn breakdown(t: &NavTiming, fcp: Option<f64>, lcp: Option<f64>) -> Vec<(&'static str, f64)> {
-    let mut m = Vec::with_capacity(16);
-    breakdown_into(t, fcp, lcp, |name, v| m.push((name, v)));
-    m
-}
-
 /// The breakdown, handed to `out` metric by metric (no intermediate `Vec`).
-pub fn breakdown_into(
+pub(crate) fn breakdown_into(
     t: &NavTiming,
     fcp: Option<f64>,
     lcp: Option<f64>,
@@ -146,7 +138,7 @@ pub fn breakdown_into(
 /// A custom phase's metric name: `<phase>_ms`, with characters a metric name
 /// cannot hold replaced by `_` (`app-ready` stays, `app ready` becomes `app_ready`).
 /// `None` for an empty phase.
-pub fn phase_metric(phase: &str) -> Option<String> {
+pub(crate) fn phase_metric(phase: &str) -> Option<String> {
     let mut s = String::with_capacity(phase.len() + 3);
     for c in phase.chars().take(60) {
         s.push(if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
@@ -167,17 +159,17 @@ pub fn phase_metric(phase: &str) -> Option<String> {
 
 /// Garbage collection estimated from drops of the used heap between samples.
 #[derive(Debug, Default, Clone, PartialEq)]
-pub struct GcEstimate {
+pub(crate) struct GcEstimate {
     last_used: Option<f64>,
     /// Drops seen since the last report.
-    pub count: u32,
+    count: u32,
     /// Bytes those drops released.
-    pub reclaimed: f64,
+    reclaimed: f64,
 }
 
 impl GcEstimate {
     /// Notes a used-heap sample.
-    pub fn observe(&mut self, used: f64) {
+    pub(crate) fn observe(&mut self, used: f64) {
         if let Some(prev) = self.last_used {
             if used < prev {
                 self.count += 1;
@@ -188,7 +180,7 @@ impl GcEstimate {
     }
 
     /// Returns (count, reclaimed bytes) since the last report and starts over.
-    pub fn report(&mut self) -> (u32, f64) {
+    pub(crate) fn report(&mut self) -> (u32, f64) {
         let r = (self.count, self.reclaimed);
         self.count = 0;
         self.reclaimed = 0.0;
@@ -198,7 +190,16 @@ impl GcEstimate {
 
 #[cfg(test)]
 mod tests {
+    use alloc::vec::Vec;
+
     use super::*;
+
+    /// The breakdown as `(metric, value)` pairs.
+    fn breakdown(t: &NavTiming, fcp: Option<f64>, lcp: Option<f64>) -> Vec<(&'static str, f64)> {
+        let mut m = Vec::with_capacity(16);
+        breakdown_into(t, fcp, lcp, |name, v| m.push((name, v)));
+        m
+    }
 
     fn sample() -> NavTiming {
         NavTiming {
