@@ -61,15 +61,17 @@ mod client;
 mod layer;
 mod memory;
 mod options;
+mod queue;
 mod serialize;
 mod transport;
 
 pub use attrs::{Attrs, Measures, Value};
-pub use client::{init, BoundEvent, Client, FlushError, Guard, Stats};
+pub use client::{init, BoundEvent, Client, FlushError, Guard};
 #[cfg(feature = "tower")]
 pub use layer::{ResponseFuture, RouteTemplate, UsageLensLayer, UsageLensService};
 pub use memory::rss_bytes;
 pub use options::{ConfigError, Options};
+pub use queue::Stats;
 #[cfg(feature = "axum")]
 pub use serialize::TimedJson;
 pub use serialize::{timed_json, SerializeTiming};
