@@ -108,6 +108,7 @@ impl Client {
     /// );
     /// get_user.record(Measures::new().with("duration_ms", 1.25));
     /// ```
+    #[must_use = "binding records nothing: keep the BoundEvent and call its `record`"]
     pub fn bind(&self, kind: impl Into<Cow<'static, str>>, attrs: Attrs) -> BoundEvent {
         BoundEvent {
             client: self.clone(),
@@ -176,7 +177,7 @@ impl Client {
         self.inner.queue.is_closed()
     }
 
-    pub(crate) fn shutdown_timeout(&self) -> Duration {
+    fn shutdown_timeout(&self) -> Duration {
         self.inner.shutdown_timeout
     }
 }
@@ -197,6 +198,11 @@ impl BoundEvent {
 }
 
 /// Flushes and stops the client when dropped, bounded by `shutdown_timeout`.
+///
+/// Keep it in a named binding for as long as the program records
+/// (`let _guard = usagelens::init(options)?;`): bound to `_`, or not bound
+/// at all, it is dropped at once and the client is shut down.
+#[must_use = "the guard flushes and shuts the client down when dropped: bound to `_` it is dropped at once; keep it (`let _guard = ...`) for as long as the program records"]
 #[derive(Debug)]
 pub struct Guard {
     client: Client,

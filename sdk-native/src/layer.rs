@@ -141,6 +141,7 @@ impl Pending {
 pin_project_lite::pin_project! {
     /// The future of [`UsageLensService`]; if dropped before the response is
     /// ready, the request is recorded as aborted.
+    #[must_use = "futures do nothing unless polled; dropped, the request is recorded as aborted"]
     pub struct ResponseFuture<F> {
         #[pin]
         inner: F,

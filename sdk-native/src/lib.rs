@@ -53,7 +53,10 @@
 //! ## Shutting down
 //!
 //! [`Client::flush`] and [`Client::shutdown`] are bounded by a timeout and
-//! idempotent; the [`Guard`] returned by [`init`] shuts down on drop.
+//! idempotent; the [`Guard`] returned by [`init`] shuts down on drop. Keep
+//! the guard in a named binding (`let _guard = init(options)?;`) for as long
+//! as the program records: bound to `_` it is dropped, and the client shut
+//! down, at once (the compiler warns when it is ignored).
 
 mod attrs;
 mod client;

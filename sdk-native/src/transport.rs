@@ -34,6 +34,7 @@ fn next_id() -> String {
     id
 }
 
+/// Starts the worker thread on `queue`, taking its orders from `control`.
 pub(crate) fn spawn(
     options: Options,
     queue: Arc<Queue>,
