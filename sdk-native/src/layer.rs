@@ -17,7 +17,7 @@ use http_body::Body;
 use std::borrow::Cow;
 use tower::{Layer, Service};
 
-use crate::serialize::SerializeTiming;
+use crate::serialization::SerializeTiming;
 use crate::{Attrs, Client, Measures};
 
 /// A route template for services that do not use axum's router: insert it

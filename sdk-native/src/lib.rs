@@ -65,7 +65,7 @@ mod layer;
 mod memory;
 mod options;
 mod queue;
-mod serialize;
+mod serialization;
 mod transport;
 
 pub use attrs::{Attrs, Measures, Value};
@@ -76,6 +76,6 @@ pub use memory::rss_bytes;
 pub use options::{ConfigError, Options};
 pub use queue::Stats;
 #[cfg(feature = "axum")]
-pub use serialize::TimedJson;
-pub use serialize::{timed_json, SerializeTiming};
+pub use serialization::TimedJson;
+pub use serialization::{timed_json, SerializeTiming};
 pub use usagelens_protocol::{DimValue, Dims, Metrics};
