@@ -1,65 +1,20 @@
-//! The client: the host-facing API. Recording never blocks and never fails:
-//! it stamps the time and pushes into a bounded lock-free queue (a full
-//! queue drops the event and counts it). The worker is woken only when a
-//! batch is full, never per event, so the host pays no syscall to record.
+//! The client: the host-facing API ([`Client`], [`BoundEvent`], and the
+//! [`Guard`] from [`init`]). Recording hands the event to the queue
+//! (`queue.rs`) and returns: it never blocks and never fails. `flush` and
+//! `shutdown` are control messages to the worker (`transport.rs`), each
+//! waited for at most a timeout.
 
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use crossbeam_queue::ArrayQueue;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::mpsc;
 use usagelens_protocol::{Dims, Metrics};
 
 use crate::attrs::{Attrs, Measures};
-
 use crate::options::{ConfigError, Options};
-use crate::transport::{self, Control};
-
-/// One recorded event, before the worker gives it an id and checks it.
-#[derive(Debug)]
-pub(crate) struct Record {
-    pub kind: Cow<'static, str>,
-    pub ts_ms: i64,
-    pub attrs: Attrs,
-    pub measures: Measures,
-}
-
-/// An event of a [`BoundEvent`]: its shape is shared, so the record is small.
-#[derive(Debug)]
-pub(crate) struct BoundRecord {
-    pub shape: u32,
-    pub ts_ms: i64,
-    pub measures: Measures,
-}
-
-/// A bound event type and its dimensions.
-pub(crate) type Shape = (Cow<'static, str>, Attrs);
-
-/// Counters of what happened to recorded events.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Stats {
-    /// Accepted into the queue.
-    pub queued: u64,
-    /// Delivered (the collector stored them, or had them already).
-    pub sent: u64,
-    /// Dropped because the queue was full (the collector slow or down), or recorded after shutdown.
-    pub dropped_queue_full: u64,
-    /// Dropped after the collector refused them (4xx) or retries ran out.
-    pub dropped_undeliverable: u64,
-    /// Dropped because they break a protocol rule (a bad name, a non-finite metric).
-    pub invalid: u64,
-}
-
-#[derive(Debug, Default)]
-pub(crate) struct Counters {
-    pub queued: AtomicU64,
-    pub sent: AtomicU64,
-    pub dropped_queue_full: AtomicU64,
-    pub dropped_undeliverable: AtomicU64,
-    pub invalid: AtomicU64,
-}
+use crate::queue::{Control, Queue, Stats};
+use crate::transport;
 
 /// Why `flush` or `shutdown` did not complete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -72,23 +27,9 @@ pub enum FlushError {
     AlreadyShutdown,
 }
 
-/// What the client and the worker share.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub queue: ArrayQueue<Record>,
-    /// Events of bound shapes: a separate ring of small records.
-    pub bound_queue: ArrayQueue<BoundRecord>,
-    pub shapes: std::sync::RwLock<Vec<Arc<Shape>>>,
-    /// Woken when a batch is full.
-    pub batch_full: Notify,
-    pub batch_size: usize,
-    pub counters: Counters,
-    pub closed: AtomicBool,
-}
-
 #[derive(Debug)]
 struct Inner {
-    shared: Arc<Shared>,
+    queue: Arc<Queue>,
     control: mpsc::UnboundedSender<Control>,
     shutdown_timeout: Duration,
 }
@@ -108,35 +49,21 @@ pub struct Client {
     inner: Arc<Inner>,
 }
 
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
 impl Client {
     /// Starts the background worker (a dedicated thread with its own small
     /// runtime, so the host need not run tokio).
     pub fn new(options: Options) -> Result<Self, ConfigError> {
         options.validate()?;
         let (control, control_rx) = mpsc::unbounded_channel();
-        let shared = Arc::new(Shared {
-            queue: ArrayQueue::new(options.queue_capacity),
-            bound_queue: ArrayQueue::new(options.queue_capacity),
-            shapes: std::sync::RwLock::new(Vec::new()),
-            batch_full: Notify::new(),
-            batch_size: options.batch_size,
-            counters: Counters::default(),
-            closed: AtomicBool::new(false),
-        });
+        let queue = Arc::new(Queue::new(options.queue_capacity, options.batch_size));
         let shutdown_timeout = options.shutdown_timeout;
-        transport::spawn(options, shared.clone(), control_rx).map_err(|e| ConfigError {
+        transport::spawn(options, queue.clone(), control_rx).map_err(|e| ConfigError {
             setting: "worker",
             message: format!("cannot start the worker thread: {e}"),
         })?;
         Ok(Self {
             inner: Arc::new(Inner {
-                shared,
+                queue,
                 control,
                 shutdown_timeout,
             }),
@@ -163,34 +90,7 @@ impl Client {
     /// );
     /// ```
     pub fn record(&self, kind: impl Into<Cow<'static, str>>, attrs: Attrs, measures: Measures) {
-        self.enqueue(Record {
-            kind: kind.into(),
-            ts_ms: now_ms(),
-            attrs,
-            measures,
-        });
-    }
-
-    fn enqueue(&self, record: Record) {
-        let s = &self.inner.shared;
-        let accepted = !s.closed.load(Ordering::Relaxed) && s.queue.push(record).is_ok();
-        self.admitted(accepted);
-    }
-
-    fn admitted(&self, accepted: bool) {
-        let s = &self.inner.shared;
-        if !accepted {
-            s.counters
-                .dropped_queue_full
-                .fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-        // Wake the worker once per `batch_size` events (the count is a cheap
-        // proxy for a full batch; the interval flush covers the rest).
-        let n = s.counters.queued.fetch_add(1, Ordering::Relaxed) + 1;
-        if n % s.batch_size as u64 == 0 {
-            s.batch_full.notify_one();
-        }
+        self.inner.queue.push(kind.into(), attrs, measures);
     }
 
     /// Binds an event type and its dimensions once, for events recorded
@@ -208,17 +108,11 @@ impl Client {
     /// );
     /// get_user.record(Measures::new().with("duration_ms", 1.25));
     /// ```
+    #[must_use = "binding records nothing: keep the BoundEvent and call its `record`"]
     pub fn bind(&self, kind: impl Into<Cow<'static, str>>, attrs: Attrs) -> BoundEvent {
-        let mut shapes = self
-            .inner
-            .shared
-            .shapes
-            .write()
-            .unwrap_or_else(|p| p.into_inner());
-        shapes.push(Arc::new((kind.into(), attrs)));
         BoundEvent {
             client: self.clone(),
-            shape: (shapes.len() - 1) as u32,
+            shape: self.inner.queue.bind(kind.into(), attrs),
         }
     }
 
@@ -245,14 +139,7 @@ impl Client {
 
     /// What happened to recorded events so far.
     pub fn stats(&self) -> Stats {
-        let c = &self.inner.shared.counters;
-        Stats {
-            queued: c.queued.load(Ordering::Relaxed),
-            sent: c.sent.load(Ordering::Relaxed),
-            dropped_queue_full: c.dropped_queue_full.load(Ordering::Relaxed),
-            dropped_undeliverable: c.dropped_undeliverable.load(Ordering::Relaxed),
-            invalid: c.invalid.load(Ordering::Relaxed),
-        }
+        self.inner.queue.stats()
     }
 
     fn control(
@@ -287,10 +174,10 @@ impl Client {
     }
 
     pub(crate) fn is_shut_down(&self) -> bool {
-        self.inner.shared.closed.load(Ordering::Relaxed)
+        self.inner.queue.is_closed()
     }
 
-    pub(crate) fn shutdown_timeout(&self) -> Duration {
+    fn shutdown_timeout(&self) -> Duration {
         self.inner.shutdown_timeout
     }
 }
@@ -306,20 +193,16 @@ impl BoundEvent {
     /// Records one event with the bound dimensions and `measures`. Never
     /// blocks, never fails, never allocates for up to two metrics.
     pub fn record(&self, measures: Measures) {
-        let s = &self.client.inner.shared;
-        let accepted = !s.closed.load(Ordering::Relaxed)
-            && s.bound_queue
-                .push(BoundRecord {
-                    shape: self.shape,
-                    ts_ms: now_ms(),
-                    measures,
-                })
-                .is_ok();
-        self.client.admitted(accepted);
+        self.client.inner.queue.push_bound(self.shape, measures);
     }
 }
 
 /// Flushes and stops the client when dropped, bounded by `shutdown_timeout`.
+///
+/// Keep it in a named binding for as long as the program records
+/// (`let _guard = usagelens::init(options)?;`): bound to `_`, or not bound
+/// at all, it is dropped at once and the client is shut down.
+#[must_use = "the guard flushes and shuts the client down when dropped: bound to `_` it is dropped at once; keep it (`let _guard = ...`) for as long as the program records"]
 #[derive(Debug)]
 pub struct Guard {
     client: Client,

@@ -17,7 +17,7 @@ use http_body::Body;
 use std::borrow::Cow;
 use tower::{Layer, Service};
 
-use crate::serialize::SerializeTiming;
+use crate::serialization::SerializeTiming;
 use crate::{Attrs, Client, Measures};
 
 /// A route template for services that do not use axum's router: insert it
@@ -141,6 +141,7 @@ impl Pending {
 pin_project_lite::pin_project! {
     /// The future of [`UsageLensService`]; if dropped before the response is
     /// ready, the request is recorded as aborted.
+    #[must_use = "futures do nothing unless polled; dropped, the request is recorded as aborted"]
     pub struct ResponseFuture<F> {
         #[pin]
         inner: F,

@@ -53,7 +53,10 @@
 //! ## Shutting down
 //!
 //! [`Client::flush`] and [`Client::shutdown`] are bounded by a timeout and
-//! idempotent; the [`Guard`] returned by [`init`] shuts down on drop.
+//! idempotent; the [`Guard`] returned by [`init`] shuts down on drop. Keep
+//! the guard in a named binding (`let _guard = init(options)?;`) for as long
+//! as the program records: bound to `_` it is dropped, and the client shut
+//! down, at once (the compiler warns when it is ignored).
 
 mod attrs;
 mod client;
@@ -61,16 +64,18 @@ mod client;
 mod layer;
 mod memory;
 mod options;
-mod serialize;
+mod queue;
+mod serialization;
 mod transport;
 
 pub use attrs::{Attrs, Measures, Value};
-pub use client::{init, BoundEvent, Client, FlushError, Guard, Stats};
+pub use client::{init, BoundEvent, Client, FlushError, Guard};
 #[cfg(feature = "tower")]
 pub use layer::{ResponseFuture, RouteTemplate, UsageLensLayer, UsageLensService};
 pub use memory::rss_bytes;
 pub use options::{ConfigError, Options};
+pub use queue::Stats;
 #[cfg(feature = "axum")]
-pub use serialize::TimedJson;
-pub use serialize::{timed_json, SerializeTiming};
+pub use serialization::TimedJson;
+pub use serialization::{timed_json, SerializeTiming};
 pub use usagelens_protocol::{DimValue, Dims, Metrics};

@@ -1,5 +1,6 @@
-//! The worker: a dedicated thread (`usagelens-worker`) with a current-thread
-//! tokio runtime. It batches by size or by interval, gzips, posts with
+//! The transport: the worker, a dedicated thread (`usagelens-worker`) with a
+//! current-thread tokio runtime. It drains the queue (`queue.rs`) into
+//! batches by size, by interval or on a control message, gzips, posts with
 //! reqwest, and follows the delivery contract of
 //! [`usagelens_protocol::delivery`]: pause on 429/503 `Retry-After`, retry
 //! network errors and 5xx with backoff and jitter, drop and count other 4xx.
@@ -16,17 +17,8 @@ use tokio::sync::mpsc;
 use usagelens_protocol::delivery::{backoff_ms, classify, Outcome};
 use usagelens_protocol::{Batch, Event, Timestamp};
 
-use crate::client::{Record, Shared};
 use crate::options::Options;
-
-/// Control messages, apart from the event queue so a full queue never delays them.
-#[derive(Debug)]
-pub(crate) enum Control {
-    /// Deliver everything queued, then ack.
-    Flush(std::sync::mpsc::Sender<()>),
-    /// Deliver everything queued, ack, and stop.
-    Shutdown(std::sync::mpsc::Sender<()>),
-}
+use crate::queue::{now_ms, Control, Queue, Record};
 
 static PROCESS_ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 static SEQ: AtomicU64 = AtomicU64::new(0);
@@ -42,9 +34,10 @@ fn next_id() -> String {
     id
 }
 
+/// Starts the worker thread on `queue`, taking its orders from `control`.
 pub(crate) fn spawn(
     options: Options,
-    shared: Arc<Shared>,
+    queue: Arc<Queue>,
     control: mpsc::UnboundedReceiver<Control>,
 ) -> std::io::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -62,7 +55,7 @@ pub(crate) fn spawn(
                 url: options.batch_url(),
                 options,
                 http,
-                shared,
+                queue,
             };
             runtime.block_on(worker.run(control));
         })?;
@@ -73,7 +66,7 @@ struct Worker {
     options: Options,
     url: String,
     http: reqwest::Client,
-    shared: Arc<Shared>,
+    queue: Arc<Queue>,
 }
 
 impl Worker {
@@ -93,9 +86,9 @@ impl Worker {
                         None => (None, true),
                     };
                     if stop {
-                        self.shared.closed.store(true, Ordering::Relaxed);
+                        self.queue.close();
                     }
-                    self.drain(&mut buf, usize::MAX);
+                    self.queue.drain(&mut buf, usize::MAX);
                     self.send_all(&mut buf).await;
                     if let Some(ack) = ack {
                         let _ = ack.send(());
@@ -104,44 +97,17 @@ impl Worker {
                         return;
                     }
                 }
-                () = self.shared.batch_full.notified() => {
-                    while self.shared.queue.len() + self.shared.bound_queue.len() >= self.options.batch_size {
-                        self.drain(&mut buf, self.options.batch_size);
+                () = self.queue.batch_full() => {
+                    while self.queue.holds_a_batch() {
+                        self.queue.drain(&mut buf, self.options.batch_size);
                         self.send_all(&mut buf).await;
                     }
                 }
                 _ = tick.tick() => {
-                    self.drain(&mut buf, usize::MAX);
+                    self.queue.drain(&mut buf, usize::MAX);
                     self.send_all(&mut buf).await;
                 }
             }
-        }
-    }
-
-    fn drain(&self, buf: &mut Vec<Record>, max: usize) {
-        while buf.len() < max {
-            match self.shared.queue.pop() {
-                Some(r) => buf.push(r),
-                None => break,
-            }
-        }
-        if buf.len() >= max || self.shared.bound_queue.is_empty() {
-            return;
-        }
-        let shapes = self.shared.shapes.read().unwrap_or_else(|p| p.into_inner());
-        while buf.len() < max {
-            let Some(b) = self.shared.bound_queue.pop() else {
-                break;
-            };
-            let Some(shape) = shapes.get(b.shape as usize) else {
-                continue;
-            };
-            buf.push(Record {
-                kind: shape.0.clone(),
-                ts_ms: b.ts_ms,
-                attrs: shape.1.clone(),
-                measures: b.measures,
-            });
         }
     }
 
@@ -165,7 +131,7 @@ impl Worker {
             if e.validate(&batch.context).is_ok() {
                 batch.events.push(e);
             } else {
-                self.shared.counters.invalid.fetch_add(1, Ordering::Relaxed);
+                self.queue.count_invalid();
             }
         }
         let n = batch.events.len() as u64;
@@ -174,14 +140,11 @@ impl Worker {
         }
         let mut attempt = 0;
         loop {
-            batch.sent_at = Some(Timestamp::from_millis(crate::client::now_ms()));
+            batch.sent_at = Some(Timestamp::from_millis(now_ms()));
             let body = match gzip_json(&batch) {
                 Some(b) => b,
                 None => {
-                    self.shared
-                        .counters
-                        .dropped_undeliverable
-                        .fetch_add(n, Ordering::Relaxed);
+                    self.queue.count_undeliverable(n);
                     return;
                 }
             };
@@ -205,14 +168,11 @@ impl Worker {
             };
             match classify(status, retry_after.as_deref()) {
                 Outcome::Done => {
-                    self.shared.counters.sent.fetch_add(n, Ordering::Relaxed);
+                    self.queue.count_sent(n);
                     return;
                 }
                 Outcome::Drop => {
-                    self.shared
-                        .counters
-                        .dropped_undeliverable
-                        .fetch_add(n, Ordering::Relaxed);
+                    self.queue.count_undeliverable(n);
                     return;
                 }
                 Outcome::Pause(secs) => {
@@ -221,10 +181,7 @@ impl Worker {
                 Outcome::Retry => {
                     attempt += 1;
                     if attempt > self.options.max_retries {
-                        self.shared
-                            .counters
-                            .dropped_undeliverable
-                            .fetch_add(n, Ordering::Relaxed);
+                        self.queue.count_undeliverable(n);
                         return;
                     }
                     let jitter: f64 = rand::rng().random();
