@@ -11,7 +11,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use usagelens_protocol::names::{is_valid_name, NAME_RULE};
 use usagelens_protocol::value::ValueKind;
 
@@ -118,7 +118,7 @@ impl Drop for Taken<'_> {
 }
 
 /// One catalog entry as `GET /v1/dimensions` answers it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub(crate) struct CatalogEntry {
     /// The name.
     pub(crate) name: String,
@@ -194,6 +194,16 @@ impl Catalog {
     /// whose answer was lost is sent again next time, which changes nothing
     /// (sets only grow, the time range only widens).
     pub async fn flush(&self, store: &Store) -> Result<usize, StoreError> {
+        self.flush_with_progress(store, || {}).await
+    }
+
+    /// [`Catalog::flush`], calling `written_one` after each upsert (the catalog
+    /// job reports its progress with it: a flush of many names is alive).
+    pub(crate) async fn flush_with_progress(
+        &self,
+        store: &Store,
+        written_one: impl Fn(),
+    ) -> Result<usize, StoreError> {
         let entries: Vec<(Key, Entry)> = match self.pending.lock() {
             Ok(mut p) => p.drain().collect(),
             Err(_) => return Ok(0),
@@ -220,6 +230,7 @@ impl Catalog {
                 .await?;
             taken.entries.pop();
             written += 1;
+            written_one();
         }
         Ok(written)
     }

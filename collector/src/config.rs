@@ -58,9 +58,10 @@ impl StoreConfig {
     }
 }
 
-/// A query time limit: a duration of at least 1ms (MongoDB counts
-/// `maxTimeMS` in whole milliseconds, and 0 would mean no limit).
-fn parse_query_timeout(s: &str) -> Result<Duration, String> {
+/// A duration of at least 1ms: a query time limit (MongoDB counts
+/// `maxTimeMS` in whole milliseconds, and 0 would mean no limit) or a
+/// background job's period.
+fn parse_at_least_1ms(s: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
     if d < Duration::from_millis(1) {
         return Err(format!("`{s}` is shorter than 1ms"));
@@ -101,16 +102,18 @@ pub struct ServeConfig {
     #[arg(long, env = "USAGELENS_APP_CACHE_TTL", default_value = "5s", value_parser = humantime::parse_duration)]
     pub app_cache_ttl: Duration,
 
-    /// How often the dimension catalog is written.
-    #[arg(long, env = "USAGELENS_CATALOG_FLUSH", default_value = "10s", value_parser = humantime::parse_duration)]
+    /// How often the dimension catalog is written (and the other upkeep jobs
+    /// run). At least 1ms.
+    #[arg(long, env = "USAGELENS_CATALOG_FLUSH", default_value = "10s", value_parser = parse_at_least_1ms)]
     pub catalog_flush: Duration,
 
     /// The server-side time limit of one `POST /v1/query` (MongoDB's
     /// `maxTimeMS`); past it the query answers 422 `query_too_slow`. At least 1ms.
-    #[arg(long, env = "USAGELENS_QUERY_TIMEOUT", default_value = "30s", value_parser = parse_query_timeout)]
+    #[arg(long, env = "USAGELENS_QUERY_TIMEOUT", default_value = "30s", value_parser = parse_at_least_1ms)]
     pub query_timeout: Duration,
 
-    /// How long shutdown waits for in-flight requests.
+    /// How long shutdown waits for in-flight requests, and then again for
+    /// the background jobs' last steps (the final catalog flush).
     #[arg(long, env = "USAGELENS_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub shutdown_timeout: Duration,
 
@@ -157,21 +160,54 @@ mod tests {
             .map_err(|e| e.to_string())
     }
 
+    /// Run in a child process (the environment is the process's: setting a
+    /// variable here would race with the other tests' reads).
     #[test]
     fn defaults_are_the_flags_defaults_without_the_environment() {
-        // An environment variable must not leak into `Default`.
-        std::env::set_var("USAGELENS_RATE_LIMIT_IP", "7");
+        const CHILD: &str = "USAGELENS_TEST_DEFAULTS_CHILD";
+        if std::env::var_os(CHILD).is_none() {
+            let out = std::process::Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "config::tests::defaults_are_the_flags_defaults_without_the_environment",
+                ])
+                .env(CHILD, "1")
+                .env("USAGELENS_RATE_LIMIT_IP", "7")
+                .env("USAGELENS_CATALOG_FLUSH", "1h")
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(out.status.success(), "{text}");
+            assert!(text.contains("1 passed"), "the child ran the test: {text}");
+            return;
+        }
+        // An environment variable must not leak into `Default`…
         let d = ServeConfig::default();
-        std::env::remove_var("USAGELENS_RATE_LIMIT_IP");
         assert_eq!(d.listen, SocketAddr::from(([127, 0, 0, 1], 8080)));
         assert_eq!(d.rate_limit_ip, 100);
         assert_eq!(d.rate_limit_app, 20_000);
         assert!(!d.trust_forwarded_for);
         assert_eq!(d.app_cache_ttl, Duration::from_secs(5));
         assert_eq!(d.catalog_flush, Duration::from_secs(10));
+        assert_eq!(d.query_timeout, Duration::from_secs(30));
         assert_eq!(d.shutdown_timeout, Duration::from_secs(30));
         assert_eq!(d.log_format, LogFormat::Text);
         assert_eq!(d.beacon_dir, None);
+        // … while the flags read it.
+        assert_eq!(parse(&[]).unwrap().rate_limit_ip, 7);
+    }
+
+    #[test]
+    fn a_job_period_is_at_least_1ms() {
+        assert_eq!(
+            parse(&["--catalog-flush", "250ms"]).unwrap().catalog_flush,
+            Duration::from_millis(250)
+        );
+        let e = parse(&["--catalog-flush", "0s"]).unwrap_err();
+        assert!(
+            e.contains("--catalog-flush") && e.contains("shorter than 1ms"),
+            "{e}"
+        );
     }
 
     #[test]

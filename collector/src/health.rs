@@ -1,7 +1,9 @@
 //! The health of the background jobs, as `/readyz` reads it: each job
-//! reports every step it completes, fails or misses; a job that has not
-//! completed a step within its deadline is unhealthy (stuck, or its task
-//! died), and so is the collector.
+//! reports every step it completes, fails or misses, and a long step
+//! reports its progress; a job that shows no life (no completed step, no
+//! progress) within its deadline is unhealthy — stuck, or its task died —
+//! and so is the collector. What a job records is shown to anyone who asks
+//! `/readyz`: a class of error, never a store's internals.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -20,7 +22,7 @@ pub(crate) struct Health {
 struct Record {
     every: Duration,
     deadline: Duration,
-    last_step: Instant,
+    last_alive: Instant,
     runs: u64,
     failures: u64,
     missed: u64,
@@ -44,10 +46,11 @@ pub(crate) struct JobReport {
     pub(crate) failures: u64,
     /// Periods skipped because a step ran past its period.
     pub(crate) missed: u64,
-    /// The last failure, until a step succeeds.
+    /// The class of the last failure (never a store's internals), until a
+    /// step succeeds.
     pub(crate) last_error: Option<String>,
-    /// Time since the last completed step, ms.
-    pub(crate) since_last_step_ms: u64,
+    /// Time since the job last showed life (a completed step or progress), ms.
+    pub(crate) since_alive_ms: u64,
     /// Whether the job finished its work (it runs no more, healthily).
     pub(crate) done: bool,
 }
@@ -71,7 +74,7 @@ impl Health {
         let record = Record {
             every,
             deadline,
-            last_step: Instant::now(),
+            last_alive: Instant::now(),
             runs: 0,
             failures: 0,
             missed: 0,
@@ -96,7 +99,7 @@ impl Health {
         self.lock()
             .iter()
             .map(|(name, r)| {
-                let since = now.saturating_duration_since(r.last_step);
+                let since = now.saturating_duration_since(r.last_alive);
                 JobReport {
                     name,
                     healthy: r.done || (!r.stopped && since <= r.deadline),
@@ -105,7 +108,7 @@ impl Health {
                     failures: r.failures,
                     missed: r.missed,
                     last_error: r.last_error.clone(),
-                    since_last_step_ms: since.as_millis() as u64,
+                    since_alive_ms: since.as_millis() as u64,
                     done: r.done,
                 }
             })
@@ -129,7 +132,7 @@ impl Beat {
     pub(crate) fn ok(&self) {
         self.update(|r| {
             r.runs += 1;
-            r.last_step = Instant::now();
+            r.last_alive = Instant::now();
             r.last_error = None;
         });
     }
@@ -139,9 +142,14 @@ impl Beat {
         self.update(|r| {
             r.runs += 1;
             r.failures += 1;
-            r.last_step = Instant::now();
+            r.last_alive = Instant::now();
             r.last_error = Some(error);
         });
+    }
+
+    /// What a step uses to report progress.
+    pub(crate) fn progress(&self) -> Progress {
+        Progress(self.clone())
     }
 
     /// `n` periods were skipped by a step that overran.
@@ -153,7 +161,7 @@ impl Beat {
     pub(crate) fn done(&self) {
         self.update(|r| {
             r.done = true;
-            r.last_step = Instant::now();
+            r.last_alive = Instant::now();
         });
     }
 
@@ -161,6 +169,18 @@ impl Beat {
     /// task panicked): unhealthy from now on.
     pub(crate) fn stopped(&self) {
         self.update(|r| r.stopped = true);
+    }
+}
+
+/// A step's handle to say it is making progress: a long step (a flush of
+/// many names) is alive, not stuck.
+#[derive(Debug, Clone)]
+pub(crate) struct Progress(Beat);
+
+impl Progress {
+    /// The step did a unit of work.
+    pub(crate) fn alive(&self) {
+        self.0.update(|r| r.last_alive = Instant::now());
     }
 }
 
@@ -187,6 +207,12 @@ mod tests {
         let r = &h.report()[0];
         assert!(r.healthy && r.last_error.is_none());
         assert_eq!((r.runs, r.missed), (2, 2));
+        tokio::time::advance(Duration::from_secs(59)).await;
+        beat.progress().alive();
+        tokio::time::advance(Duration::from_secs(59)).await;
+        let r = &h.report()[0];
+        assert!(r.healthy, "a long step that makes progress is alive");
+        assert_eq!((r.runs, r.since_alive_ms), (2, 59_000));
         beat.stopped();
         assert!(!h.report()[0].healthy, "a loop that ended is unhealthy");
 

@@ -162,3 +162,40 @@ async fn shutdown_runs_the_last_catalog_flush() {
     assert_eq!(env.state.catalog.pending(), 0);
     env.drop_db().await;
 }
+
+#[tokio::test]
+async fn readyz_without_a_store_says_so_without_its_internals() {
+    let port = unused_port();
+    let store = Store::connect(
+        &format!("mongodb://127.0.0.1:{port}/?directConnection=true"),
+        "x",
+        WriteAck::default(),
+        Duration::from_millis(200),
+    )
+    .await
+    .unwrap();
+    let config = ServeConfig {
+        catalog_flush: Duration::from_millis(50),
+        ..ServeConfig::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(AppState::new(store, config), listener, async move {
+        let _ = stopped.await;
+    }));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let r = reqwest::get(format!("http://{addr}/readyz")).await.unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers()["retry-after"], "5");
+    let text = r.text().await.unwrap();
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["error"]["code"], "store_unavailable", "{text}");
+    assert_eq!(body["error"]["message"], "the event store is not reachable");
+    assert!(
+        !text.contains(&port.to_string()),
+        "internals stay in the log: {text}"
+    );
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}

@@ -2,7 +2,7 @@
 //! as a table or JSON.
 
 use crate::config::ServeConfig;
-use crate::query::{self, QueryRequest};
+use crate::query;
 use crate::store::Store;
 
 /// `usagelens-collector query --app demo --type click --group-by widget --measure count --since 7d`
@@ -84,7 +84,8 @@ pub(super) async fn run(store: &Store, a: QueryArgs) -> anyhow::Result<()> {
         };
         q["order_by"] = serde_json::json!([{"by": first, "desc": true}]);
     }
-    let req: QueryRequest = serde_json::from_value(q)?;
+    // Read as the API reads a body, so an error names its field (`group_by[0]: …`).
+    let req = query::parse_request(&serde_json::to_vec(&q)?)?;
     // The server's default time limit (`serve --query-timeout`).
     let answer = query::run(store, &req, ServeConfig::default().query_timeout).await?;
     let (columns, rows) = (answer.columns, answer.rows);

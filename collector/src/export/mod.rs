@@ -31,8 +31,6 @@ use crate::query::QueryError;
 use crate::store::{Store, StoreError};
 use encode::Encoder;
 
-/// The response header that carries the next page's cursor.
-pub(crate) const NEXT_CURSOR_HEADER: &str = "usagelens-next-cursor";
 /// Documents per batch the driver fetches (bounds the memory of a stream).
 const BATCH_SIZE: u32 = 1000;
 

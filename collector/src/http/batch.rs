@@ -9,8 +9,11 @@ use axum::Json;
 use usagelens_protocol::limits::MAX_BODY_BYTES;
 
 use super::{cors, ApiError};
-use crate::ingest::{too_large_body, BatchRequest, IngestError, WRITE_KEY_HEADER};
+use crate::ingest::{too_large_body, BatchRequest, IngestError};
 use crate::state::AppState;
+
+/// The header that may carry the write key instead of the body.
+pub(super) const WRITE_KEY_HEADER: &str = "x-write-key";
 
 fn text(headers: &HeaderMap, name: impl axum::http::header::AsHeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())

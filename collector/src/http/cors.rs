@@ -12,7 +12,7 @@ use std::time::Duration;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method};
 use tower_http::cors::{Any, CorsLayer};
 
-use crate::export::NEXT_CURSOR_HEADER;
+use super::events::NEXT_CURSOR_HEADER;
 
 /// How long a browser may cache a preflight's answer.
 const PREFLIGHT_MAX_AGE: Duration = Duration::from_secs(600);
@@ -52,7 +52,7 @@ pub(super) fn batch_preflight(h: &mut HeaderMap) {
     );
     h.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
-        // The write key's header is `ingest::WRITE_KEY_HEADER`.
+        // The write key's header is `batch::WRITE_KEY_HEADER`.
         HeaderValue::from_static("content-type, content-encoding, x-write-key"),
     );
     h.insert(

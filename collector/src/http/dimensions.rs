@@ -8,8 +8,7 @@ use serde::Deserialize;
 use super::auth::ReadAccess;
 use super::ApiError;
 use crate::apps::AppId;
-use crate::catalog::CatalogEntry;
-use crate::query::QueryError;
+use crate::catalog::{CatalogEntry, CatalogError};
 use crate::state::AppState;
 
 /// `?app=` of the catalog endpoints.
@@ -20,7 +19,7 @@ pub(super) struct AppParam {
 
 impl AppParam {
     fn app(&self, access: &ReadAccess) -> Result<AppId, ApiError> {
-        let app = AppId::parse(&self.app).map_err(QueryError::Invalid)?;
+        let app = AppId::parse(&self.app).map_err(CatalogError::Invalid)?;
         access.allow(&app)?;
         Ok(app)
     }

@@ -64,6 +64,9 @@ pub(crate) enum ApiError {
     /// The beacon is not built or not configured (the message says which).
     #[error("{0}")]
     BeaconNotBuilt(&'static str),
+    /// `/readyz`: the store does not answer a ping (logged by the caller).
+    #[error("the event store is not reachable")]
+    StoreUnreachable,
     /// A background job missed its health deadline.
     #[error("not ready: {0}")]
     NotReady(String),
@@ -129,6 +132,7 @@ impl ApiError {
             Self::Forbidden(_) => client(StatusCode::FORBIDDEN, "forbidden"),
             Self::NotFound(_) => client(StatusCode::NOT_FOUND, "not_found"),
             Self::BeaconNotBuilt(_) => client(StatusCode::NOT_FOUND, "beacon_not_built"),
+            Self::StoreUnreachable => client(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
             Self::NotReady(_) => client(StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
         }
     }

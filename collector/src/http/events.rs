@@ -9,9 +9,12 @@ use axum::response::Response;
 
 use super::auth::ReadAccess;
 use super::ApiError;
-use crate::export::{self, ExportRequest, Params, NEXT_CURSOR_HEADER};
+use crate::export::{self, ExportRequest, Params};
 use crate::query::QueryError;
 use crate::state::AppState;
+
+/// The response header that carries the next page's cursor.
+pub(super) const NEXT_CURSOR_HEADER: &str = "usagelens-next-cursor";
 
 /// Whether `Accept` asks for CSV (`text/csv`, not with `q=0`).
 fn accepts_csv(headers: &HeaderMap) -> bool {

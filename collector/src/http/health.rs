@@ -17,8 +17,8 @@ pub(super) async fn healthz() -> &'static str {
 /// `store_unavailable` or `not_ready` naming the unhealthy jobs.
 pub(super) async fn readyz(State(state): State<AppState>) -> Response {
     if let Err(e) = state.store.ping().await {
-        tracing::warn!(error = %e, "not ready");
-        return ApiError::Store(e).into_response();
+        tracing::warn!(error = %e, "not ready: the store does not answer");
+        return ApiError::StoreUnreachable.into_response();
     }
     let unhealthy = state.health.unhealthy();
     if !unhealthy.is_empty() {
@@ -26,7 +26,7 @@ pub(super) async fn readyz(State(state): State<AppState>) -> Response {
             .iter()
             .map(|j| match &j.last_error {
                 Some(e) => format!("{} ({e})", j.name),
-                None => format!("{} (no step for {} ms)", j.name, j.since_last_step_ms),
+                None => format!("{} (no progress for {} ms)", j.name, j.since_alive_ms),
             })
             .collect();
         tracing::warn!(jobs = %names.join(", "), "not ready");

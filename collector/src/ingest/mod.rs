@@ -33,9 +33,6 @@ use crate::catalog::{BatchNames, Catalog};
 use crate::limits::Limits;
 use crate::store::Store;
 
-/// The header that may carry the write key instead of the body.
-pub(crate) const WRITE_KEY_HEADER: &str = "x-write-key";
-
 /// What ingest works with; borrowed from the collector's state.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Ingest<'a> {

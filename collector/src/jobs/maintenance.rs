@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::{Job, Step};
 use crate::catalog::Catalog;
+use crate::health::Progress;
 use crate::limits::Limits;
 use crate::store::Store;
 
@@ -22,12 +23,12 @@ impl Job for Indexes {
         self.every
     }
 
-    async fn step(&mut self) -> Result<Step, String> {
+    async fn step(&mut self, _: &Progress) -> Result<Step, String> {
         // Idempotent: cancelled half-way, the next attempt creates the rest.
-        self.store
-            .ensure_indexes()
-            .await
-            .map_err(|e| format!("cannot create the indexes yet: {e}"))?;
+        self.store.ensure_indexes().await.map_err(|e| {
+            tracing::warn!(error = %e, "cannot create the indexes yet; retrying");
+            format!("cannot create the indexes yet: {}", e.class())
+        })?;
         tracing::info!("indexes created");
         Ok(Step::Done)
     }
@@ -48,12 +49,15 @@ impl Job for CatalogFlush {
         self.every
     }
 
-    async fn step(&mut self) -> Result<Step, String> {
+    async fn step(&mut self, progress: &Progress) -> Result<Step, String> {
         // Cancellation-safe: `Catalog::flush` puts back what it did not write.
         self.catalog
-            .flush(&self.store)
+            .flush_with_progress(&self.store, || progress.alive())
             .await
-            .map_err(|e| format!("catalog flush failed; the names wait for the next one: {e}"))?;
+            .map_err(|e| {
+                tracing::warn!(error = %e, "catalog flush failed; the names wait for the next one");
+                format!("catalog flush failed: {}", e.class())
+            })?;
         Ok(Step::Continue)
     }
 
@@ -80,8 +84,43 @@ impl Job for LimitsPrune {
         self.every
     }
 
-    async fn step(&mut self) -> Result<Step, String> {
+    async fn step(&mut self, _: &Progress) -> Result<Step, String> {
         self.limits.prune();
         Ok(Step::Continue)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::health::Health;
+    use crate::store::WriteAck;
+
+    #[tokio::test]
+    async fn a_failing_step_records_the_class_not_the_store_internals() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let store = Store::connect(
+            &format!("mongodb://127.0.0.1:{port}/?directConnection=true"),
+            "x",
+            WriteAck::default(),
+            Duration::from_millis(200),
+        )
+        .await
+        .unwrap();
+        let health = Arc::new(Health::default());
+        let progress = health
+            .register("indexes", Duration::from_secs(1), Duration::from_secs(60))
+            .progress();
+        let mut job = Indexes {
+            store,
+            every: Duration::from_secs(1),
+        };
+        let e = job.step(&progress).await.unwrap_err();
+        assert_eq!(e, "cannot create the indexes yet: the store is unavailable");
+        assert!(!e.contains(&port.to_string()));
     }
 }

@@ -30,7 +30,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-use crate::health::{Beat, Health};
+use crate::health::{Beat, Health, Progress};
 pub(crate) use maintenance::{CatalogFlush, Indexes, LimitsPrune};
 
 /// What a step says about the job's future.
@@ -50,16 +50,18 @@ pub(crate) trait Job: Send + 'static {
     /// How often a step runs (the first one period after the start).
     fn every(&self) -> Duration;
 
-    /// How long the job may go without completing a step before it counts
-    /// as unhealthy. By default three periods and 30 s (a step may wait for
-    /// an unreachable store for its timeout).
+    /// How long the job may go without completing a step or reporting
+    /// progress before it counts as unhealthy. By default three periods and
+    /// 30 s (a step may wait for an unreachable store for its timeout).
     fn deadline(&self) -> Duration {
         self.every() * 3 + Duration::from_secs(30)
     }
 
-    /// One step; cancellation-safe (see the module docs). An error is
-    /// logged and recorded, and the job goes on.
-    fn step(&mut self) -> impl Future<Output = Result<Step, String>> + Send;
+    /// One step; cancellation-safe (see the module docs). A long step calls
+    /// `progress.alive()` as it works. An error is recorded as given —
+    /// `/readyz` shows it to anyone, so it names a class of failure, never a
+    /// store's internals (the job logs those) — and the job goes on.
+    fn step(&mut self, progress: &Progress) -> impl Future<Output = Result<Step, String>> + Send;
 
     /// What to do once at shutdown, after the last step (default: nothing).
     fn finish(&mut self) -> impl Future<Output = ()> + Send {
@@ -125,12 +127,14 @@ impl Drop for StopOnDrop {
 }
 
 async fn run<J: Job>(mut job: J, cancel: CancellationToken, beat: Beat) {
-    let every = job.every();
+    let guard = StopOnDrop(beat);
+    let beat = &guard.0;
+    let progress = beat.progress();
+    // A zero period would make the interval panic (the config rejects it).
+    let every = job.every().max(Duration::from_millis(1));
     let mut tick = tokio::time::interval_at(Instant::now() + every, every);
     // A tick late for another reason (a busy runtime) runs once, not in a burst.
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    let guard = StopOnDrop(beat);
-    let beat = &guard.0;
     loop {
         tokio::select! {
             biased;
@@ -141,7 +145,7 @@ async fn run<J: Job>(mut job: J, cancel: CancellationToken, beat: Beat) {
         let outcome = tokio::select! {
             biased;
             () = cancel.cancelled() => break,
-            outcome = job.step() => outcome,
+            outcome = job.step(&progress) => outcome,
         };
         match outcome {
             Ok(Step::Continue) => beat.ok(),
@@ -151,7 +155,7 @@ async fn run<J: Job>(mut job: J, cancel: CancellationToken, beat: Beat) {
                 return;
             }
             Err(e) => {
-                tracing::warn!(job = J::NAME, error = %e, "job step failed; it runs again next period");
+                tracing::debug!(job = J::NAME, error = %e, "job step failed; it runs again next period");
                 beat.failed(e);
             }
         }
@@ -189,7 +193,7 @@ mod tests {
             Duration::from_secs(1)
         }
 
-        async fn step(&mut self) -> Result<Step, String> {
+        async fn step(&mut self, _: &Progress) -> Result<Step, String> {
             let n = self.steps.fetch_add(1, Ordering::SeqCst) + 1;
             match n {
                 3 => Err("third".into()),
@@ -242,7 +246,7 @@ mod tests {
             Duration::from_secs(1)
         }
 
-        async fn step(&mut self) -> Result<Step, String> {
+        async fn step(&mut self, _: &Progress) -> Result<Step, String> {
             std::future::pending::<()>().await;
             Ok(Step::Continue)
         }
@@ -278,7 +282,7 @@ mod tests {
             Duration::from_secs(1)
         }
 
-        async fn step(&mut self) -> Result<Step, String> {
+        async fn step(&mut self, _: &Progress) -> Result<Step, String> {
             Ok(Step::Done)
         }
 

@@ -356,6 +356,15 @@ pub(crate) fn parse_request(body: &[u8]) -> Result<QueryRequest, QueryError> {
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
+        // A value's error already names its field; the position helps only
+        // to find a syntax error.
+        let inner = if inner.is_data() {
+            let text = inner.to_string();
+            let suffix = format!(" at line {} column {}", inner.line(), inner.column());
+            text.strip_suffix(&suffix).unwrap_or(&text).to_owned()
+        } else {
+            inner.to_string()
+        };
         if path.is_empty() || path == "." {
             QueryError::Invalid(format!("the body is not a valid query: {inner}"))
         } else {
@@ -419,6 +428,10 @@ mod tests {
         ] {
             let e = error(body);
             assert!(e.starts_with(start), "{body}: {e}");
+            assert!(
+                e.contains("EOF") || !e.contains(" at line "),
+                "a value's error names its field, not a position: {e}"
+            );
         }
     }
 

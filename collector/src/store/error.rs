@@ -13,6 +13,18 @@ const MAX_TIME_MS_EXPIRED: i32 = 50;
 /// MongoDB's `BadValue`, which a `hint` naming a missing index raises.
 const BAD_VALUE: i32 = 2;
 
+/// The error of an operation that hints an index: a hint naming an index
+/// that does not exist yet (`ensure_indexes` has not succeeded, and the
+/// indexes job retries it) is `Unavailable`, not a failure.
+pub(super) fn hinted(e: mongodb::error::Error) -> StoreError {
+    match e.kind.as_ref() {
+        ErrorKind::Command(c) if c.code == BAD_VALUE && c.message.contains("hint") => {
+            StoreError::Unavailable(format!("an index the query needs does not exist yet: {e}"))
+        }
+        _ => e.into(),
+    }
+}
+
 /// Server error codes that mean "not now" (not primary, shutting down, …).
 const UNAVAILABLE_CODES: &[i32] = &[
     6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436, 64, 100,
@@ -20,6 +32,7 @@ const UNAVAILABLE_CODES: &[i32] = &[
 
 /// A storage error, classified.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// The store cannot be reached or cannot take writes now; retrying later may work.
     #[error("the store is unavailable: {0}")]
@@ -44,6 +57,17 @@ impl StoreError {
     /// Whether the error is a duplicate key.
     pub fn is_duplicate_key(&self) -> bool {
         matches!(self, Self::DuplicateKey(_))
+    }
+
+    /// The class of the error, without its details (a message safe to
+    /// show anyone: no addresses, no driver text).
+    pub fn class(&self) -> &'static str {
+        match self {
+            Self::Unavailable(_) => "the store is unavailable",
+            Self::Failed(_) => "the store refused the operation",
+            Self::DuplicateKey(_) => "a document with the same key exists",
+            Self::TimeLimitExceeded(_) => "the operation ran past its time limit",
+        }
     }
 
     /// Whether the operation was stopped at its time limit.

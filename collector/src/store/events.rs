@@ -10,7 +10,7 @@ use mongodb::error::ErrorKind;
 use mongodb::options::Hint;
 use mongodb::Collection;
 
-use super::error::DUPLICATE_KEY;
+use super::error::{hinted, DUPLICATE_KEY};
 use super::StoreError;
 
 /// The index `{app: 1, ts: 1, _id: 1}`: an app's events in `(ts, _id)`
@@ -135,7 +135,8 @@ impl Events {
             .hint(Hint::Name(APP_TS_ID.into()))
             .skip(skip)
             .projection(doc! { "ts": 1, "_id": 1 })
-            .await?;
+            .await
+            .map_err(hinted)?;
         let Some(d) = found else { return Ok(None) };
         match (d.get_datetime("ts"), d.get_str("_id")) {
             (Ok(ts), Ok(id)) => Ok(Some(EventKey {
@@ -161,7 +162,8 @@ impl Events {
             .sort(doc! { "ts": 1, "_id": 1 })
             .hint(Hint::Name(APP_TS_ID.into()))
             .batch_size(batch_size)
-            .await?;
+            .await
+            .map_err(hinted)?;
         Ok(EventScan(cursor))
     }
 
