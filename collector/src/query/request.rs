@@ -303,7 +303,7 @@ pub struct QueryRequest {
     #[serde(deserialize_with = "app_id")]
     pub(crate) app: AppId,
     /// Event types (all when absent).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "event_types")]
     pub types: Option<Vec<EventType>>,
     /// From (inclusive).
     #[serde(default)]
@@ -335,6 +335,19 @@ pub struct QueryRequest {
     /// Answer with the pipeline too.
     #[serde(default)]
     pub explain: bool,
+}
+
+/// The types, each checked; an error names the field `types` (as the
+/// export's `types` parameter does), not the index.
+fn event_types<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<EventType>>, D::Error> {
+    let types: Option<Vec<String>> = Option::deserialize(d)?;
+    types
+        .map(|list| {
+            list.into_iter()
+                .map(|t| EventType::try_from(t).map_err(de::Error::custom))
+                .collect()
+        })
+        .transpose()
 }
 
 fn app_id<'de, D: Deserializer<'de>>(d: D) -> Result<AppId, D::Error> {
@@ -387,7 +400,7 @@ mod tests {
             (r#"{"app": "Demo"}"#, "app: invalid app `Demo`"),
             (
                 r#"{"app": "d", "types": ["ok", "$where"]}"#,
-                "types[1]: `$where` is not a valid event type",
+                "types: `$where` is not a valid event type",
             ),
             (
                 r#"{"app": "d", "group_by": ["a.b"]}"#,
@@ -424,6 +437,10 @@ mod tests {
             (
                 r#"{"app": "d", "measures": [7]}"#,
                 "measures[0]: invalid type: integer",
+            ),
+            (
+                r#"{"app": "d", "limit": "#,
+                "limit: EOF while parsing a value at line 1 column",
             ),
         ] {
             let e = error(body);
