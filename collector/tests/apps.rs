@@ -114,9 +114,7 @@ async fn a_rotated_key_takes_effect_and_delete_can_purge_events() {
     assert_eq!(apps::delete(&env.store, "demo", true).await.unwrap(), 2);
     assert_eq!(env.event_count().await, 0);
     assert_eq!(
-        env.store
-            .database()
-            .collection::<mongodb::bson::Document>("catalog")
+        env.collection("catalog")
             .count_documents(doc! {})
             .await
             .unwrap(),

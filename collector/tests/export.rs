@@ -81,10 +81,7 @@ async fn the_index_app_ts_id_replaces_app_ts() {
     use mongodb::bson::doc;
     use mongodb::IndexModel;
     let env = TestEnv::new().await;
-    let events = env
-        .store
-        .database()
-        .collection::<mongodb::bson::Document>("events");
+    let events = env.collection("events");
     // A database from before the export: it has `app_ts`.
     events
         .create_index(
@@ -535,12 +532,7 @@ async fn a_store_error_mid_stream_ends_the_body_with_an_error() {
     assert!(!first.is_empty() && first.len() < full.text.len());
     // Dropping the collection kills the server-side cursor: the next
     // getMore fails.
-    env.store
-        .database()
-        .collection::<mongodb::bson::Document>("events")
-        .drop()
-        .await
-        .unwrap();
+    env.collection("events").drop().await.unwrap();
     let mut received = first.len();
     let failed = loop {
         match body.frame().await {
@@ -603,12 +595,7 @@ async fn over_a_socket_a_store_error_mid_stream_aborts_the_transfer() {
     let mut resp = client.get(&url).bearer_auth(&token).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     let first = resp.chunk().await.unwrap().expect("a first chunk");
-    env.store
-        .database()
-        .collection::<mongodb::bson::Document>("events")
-        .drop()
-        .await
-        .unwrap();
+    env.collection("events").drop().await.unwrap();
     let mut received = first.len();
     let outcome = loop {
         match tokio::time::timeout(Duration::from_secs(30), resp.chunk()).await {

@@ -10,7 +10,6 @@ use common::*;
 use mongodb::bson::{doc, Bson};
 use serde_json::json;
 use usagelens_collector::config::ServeConfig;
-use usagelens_collector::store::{Store, WriteAck};
 
 #[tokio::test]
 async fn accepted_duplicate_and_rejected_counts() {
@@ -477,20 +476,7 @@ async fn rate_limits_answer_429_with_retry_after() {
 
 #[tokio::test]
 async fn store_unavailable_is_503_with_retry_after() {
-    // A port nobody listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let store = Store::connect(
-        &format!("mongodb://127.0.0.1:{port}/?directConnection=true"),
-        "x",
-        WriteAck::default(),
-        Duration::from_millis(300),
-    )
-    .await
-    .unwrap();
+    let (store, port) = unreachable_store(Duration::from_millis(300)).await;
     let state = usagelens_collector::AppState::new(store, ServeConfig::default());
     let router = usagelens_collector::app(state);
     use tower::ServiceExt;
@@ -550,10 +536,7 @@ async fn the_catalog_lists_every_name_without_a_write_per_event() {
     ]});
     let r = env.post_json(body.to_string()).await;
     assert_eq!(r.json["accepted"], 2, "{}", r.text);
-    let catalog = env
-        .store
-        .database()
-        .collection::<mongodb::bson::Document>("catalog");
+    let catalog = env.collection("catalog");
     assert_eq!(
         catalog.count_documents(doc! {}).await.unwrap(),
         0,

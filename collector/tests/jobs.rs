@@ -9,15 +9,7 @@ use std::time::Duration;
 use common::*;
 use mongodb::bson::doc;
 use serde_json::json;
-use usagelens_collector::{serve, AppState, ServeConfig, Store, WriteAck};
-
-fn unused_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use usagelens_collector::{serve, AppState, ServeConfig};
 
 #[tokio::test]
 async fn a_cancelled_catalog_flush_loses_no_name() {
@@ -31,43 +23,21 @@ async fn a_cancelled_catalog_flush_loses_no_name() {
 
     // A store nobody answers: the flush waits for server selection (10 s)
     // and is dropped — as a shutdown cancels a step — long before.
-    let dead = Store::connect(
-        &format!(
-            "mongodb://127.0.0.1:{}/?directConnection=true",
-            unused_port()
-        ),
-        "x",
-        WriteAck::default(),
-        Duration::from_secs(10),
-    )
-    .await
-    .unwrap();
+    let (dead, _) = unreachable_store(Duration::from_secs(10)).await;
     let cancelled =
         tokio::time::timeout(Duration::from_millis(300), env.state.catalog.flush(&dead)).await;
     assert!(cancelled.is_err(), "the flush was still waiting");
     assert_eq!(env.state.catalog.pending(), pending, "nothing lost");
 
     // A flush that fails outright keeps them too.
-    let failing = Store::connect(
-        &format!(
-            "mongodb://127.0.0.1:{}/?directConnection=true",
-            unused_port()
-        ),
-        "x",
-        WriteAck::default(),
-        Duration::from_millis(200),
-    )
-    .await
-    .unwrap();
+    let (failing, _) = unreachable_store(Duration::from_millis(200)).await;
     assert!(env.state.catalog.flush(&failing).await.is_err());
     assert_eq!(env.state.catalog.pending(), pending);
 
     assert_eq!(env.state.catalog.flush(&env.store).await.unwrap(), pending);
     assert_eq!(env.state.catalog.pending(), 0);
     let stored = env
-        .store
-        .database()
-        .collection::<mongodb::bson::Document>("catalog")
+        .collection("catalog")
         .count_documents(doc! { "app": "demo" })
         .await
         .unwrap();
@@ -152,9 +122,7 @@ async fn shutdown_runs_the_last_catalog_flush() {
     let _ = stop.send(());
     server.await.unwrap().unwrap();
     let late = env
-        .store
-        .database()
-        .collection::<mongodb::bson::Document>("catalog")
+        .collection("catalog")
         .count_documents(doc! { "app": "demo", "name": "late_name" })
         .await
         .unwrap();
@@ -165,15 +133,7 @@ async fn shutdown_runs_the_last_catalog_flush() {
 
 #[tokio::test]
 async fn readyz_without_a_store_says_so_without_its_internals() {
-    let port = unused_port();
-    let store = Store::connect(
-        &format!("mongodb://127.0.0.1:{port}/?directConnection=true"),
-        "x",
-        WriteAck::default(),
-        Duration::from_millis(200),
-    )
-    .await
-    .unwrap();
+    let (store, port) = unreachable_store(Duration::from_millis(200)).await;
     let config = ServeConfig {
         catalog_flush: Duration::from_millis(50),
         ..ServeConfig::default()

@@ -97,6 +97,11 @@ impl TestEnv {
         }
     }
 
+    /// A collection as stored, for checks on the documents themselves.
+    pub(crate) fn collection(&self, name: &str) -> mongodb::Collection<Document> {
+        self.store.database().collection(name)
+    }
+
     pub(crate) fn key(&self) -> &str {
         &self.app.write_key
     }
@@ -134,9 +139,7 @@ impl TestEnv {
 
     pub(crate) async fn events(&self) -> Vec<Document> {
         use futures_util::TryStreamExt;
-        self.store
-            .database()
-            .collection::<mongodb::bson::Document>("events")
+        self.collection("events")
             .find(doc! {})
             .sort(doc! { "_id": 1 })
             .await
@@ -147,9 +150,7 @@ impl TestEnv {
     }
 
     pub(crate) async fn event_count(&self) -> u64 {
-        self.store
-            .database()
-            .collection::<mongodb::bson::Document>("events")
+        self.collection("events")
             .count_documents(doc! {})
             .await
             .unwrap()
@@ -200,6 +201,26 @@ impl Resp {
             self.text
         );
     }
+}
+
+/// A store on a loopback port nobody listens on: every operation fails
+/// after `timeout` (server selection). Returns it and the port, which an
+/// error shown to a client must not contain.
+pub(crate) async fn unreachable_store(timeout: Duration) -> (Store, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let store = Store::connect(
+        &format!("mongodb://127.0.0.1:{port}/?directConnection=true"),
+        "x",
+        WriteAck::default(),
+        timeout,
+    )
+    .await
+    .unwrap();
+    (store, port)
 }
 
 /// A batch body for `app` with `events` (JSON values) and the key in the body.
