@@ -68,6 +68,9 @@ pub fn build_documents<'a>(
     // Context and enrichment names are the same on every event: they are noted
     // once per event type, with that type's time range, not once per event.
     let mut type_ranges: Vec<(&'a str, i64, i64)> = Vec::new();
+    let enriched = meta.user_agent.is_some();
+    // Looked up once per batch, so a context without these names costs nothing per event.
+    let context_clashes = enriched && ENRICHED.iter().any(|n| batch.context.get(n).is_some());
     let mut id = String::new();
     for e in events {
         let client_ts = e.ts.map_or(default_ts, |t| t.as_millis());
@@ -83,18 +86,24 @@ pub fn build_documents<'a>(
         }
         let mut dims = RawDocumentBuf::new();
         for (name, value) in e.props.iter() {
+            // Enrichment replaces a client dimension of the same name: BSON
+            // would keep both keys, and readers would see either.
+            if enriched && is_enriched(name) {
+                continue;
+            }
             names.note(Field::Dimension, name, value.kind(), kind, ts);
             append_dim(&mut dims, name, value);
         }
         for (name, value) in batch.context.iter() {
-            if e.props.get(name).is_none() {
-                append_dim(&mut dims, name, value);
+            if (context_clashes && is_enriched(name)) || e.props.get(name).is_some() {
+                continue;
             }
+            append_dim(&mut dims, name, value);
         }
         if let Some(ua) = meta.user_agent {
-            dims.append_ref("browser", ua.browser.as_str());
-            dims.append_ref("os", ua.os.as_str());
-            dims.append_ref("device", ua.device);
+            dims.append_ref(ENRICHED[0], ua.browser.as_str());
+            dims.append_ref(ENRICHED[1], ua.os.as_str());
+            dims.append_ref(ENRICHED[2], ua.device);
         }
         let mut metrics = RawDocumentBuf::new();
         for (name, value) in e.metrics.iter() {
@@ -118,17 +127,27 @@ pub fn build_documents<'a>(
     }
     for (kind, first, last) in type_ranges {
         for (name, value) in batch.context.iter() {
+            if context_clashes && is_enriched(name) {
+                continue;
+            }
             names.note(Field::Dimension, name, value.kind(), kind, first);
             names.note(Field::Dimension, name, value.kind(), kind, last);
         }
-        if meta.user_agent.is_some() {
-            for name in ["browser", "os", "device"] {
+        if enriched {
+            for name in ENRICHED {
                 names.note(Field::Dimension, name, ValueKind::String, kind, first);
                 names.note(Field::Dimension, name, ValueKind::String, kind, last);
             }
         }
     }
     docs
+}
+
+/// The dimensions enrichment sets, in the order it appends them.
+const ENRICHED: [&str; 3] = ["browser", "os", "device"];
+
+fn is_enriched(name: &str) -> bool {
+    matches!(name, "browser" | "os" | "device")
 }
 
 fn append_dim(doc: &mut RawDocumentBuf, name: &str, v: &DimValue) {
@@ -148,5 +167,92 @@ fn append_dim(doc: &mut RawDocumentBuf, name: &str, v: &DimValue) {
             }
             doc.append_ref(name, &arr);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(doc: &mongodb::bson::RawDocument) -> Vec<&str> {
+        doc.iter().map(|e| e.unwrap().0).collect()
+    }
+
+    fn build(json: &str, ua: Option<&UserAgentDims>) -> Vec<RawDocumentBuf> {
+        let batch = RawBatch::parse(json.as_bytes()).unwrap();
+        let parsed = parse_events(&batch);
+        assert!(parsed.rejected.is_empty(), "{:?}", parsed.rejected);
+        let mut names = BatchNames::default();
+        let meta = BatchMeta {
+            received_ms: 1_795_860_000_000,
+            user_agent: ua,
+        };
+        build_documents(&batch, &parsed.events, meta, &mut names)
+    }
+
+    const CLASHING: &str = r#"{"app":"demo","context":{"device":1,"plan":"pro","os":"c"},
+        "events":[{"id":"a","type":"click","props":{"browser":"B","os":"O","app":"x","_id":"y","ts":2},
+                   "metrics":{"app":1,"ts":2}},
+                  {"id":"b","type":"click"}]}"#;
+
+    #[test]
+    fn each_key_once_and_enrichment_wins_for_a_browser() {
+        let ua = UserAgentDims {
+            browser: "Chrome".into(),
+            os: "Linux".into(),
+            device: "desktop",
+        };
+        let docs = build(CLASHING, Some(&ua));
+        for d in &docs {
+            assert_eq!(
+                keys(d),
+                [
+                    "_id",
+                    "app",
+                    "type",
+                    "ts",
+                    "client_ts",
+                    "received_at",
+                    "dims",
+                    "metrics"
+                ]
+            );
+            let dims = d.get_document("dims").unwrap();
+            let k = keys(dims);
+            let mut unique = k.clone();
+            unique.sort_unstable();
+            unique.dedup();
+            assert_eq!(unique.len(), k.len(), "a key twice: {k:?}");
+            assert_eq!(dims.get_str("browser").unwrap(), "Chrome");
+            assert_eq!(dims.get_str("os").unwrap(), "Linux");
+            assert_eq!(dims.get_str("device").unwrap(), "desktop");
+            assert_eq!(d.get_str("app").unwrap(), "demo");
+        }
+        assert_eq!(
+            keys(docs[0].get_document("dims").unwrap()),
+            ["app", "_id", "ts", "plan", "browser", "os", "device"]
+        );
+        assert_eq!(
+            keys(docs[0].get_document("metrics").unwrap()),
+            ["app", "ts"]
+        );
+        assert_eq!(
+            keys(docs[1].get_document("dims").unwrap()),
+            ["plan", "browser", "os", "device"]
+        );
+    }
+
+    #[test]
+    fn without_a_browser_the_clients_values_stay() {
+        let docs = build(CLASHING, None);
+        let dims = docs[0].get_document("dims").unwrap();
+        assert_eq!(
+            keys(dims),
+            ["browser", "os", "app", "_id", "ts", "device", "plan"]
+        );
+        assert_eq!(dims.get_str("os").unwrap(), "O");
+        assert_eq!(dims.get_i64("device").unwrap(), 1);
+        let dims = docs[1].get_document("dims").unwrap();
+        assert_eq!(keys(dims), ["device", "plan", "os"]);
     }
 }

@@ -1,0 +1,183 @@
+//! Issue 11, capture correctness: what is stored and who is counted, as
+//! the real local store sees it (the stored BSON itself, not a parse of it
+//! that would hide a repeated key).
+//!
+//! SecantusDB keeps one of two repeated keys (at the first one's place,
+//! with the last one's value), where MongoDB stores both; so the stored
+//! key *order* is what shows a repeated key here, and the unit tests of
+//! `ingest/documents.rs` check the documents as built, before the store.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::Request;
+use common::*;
+use futures_util::TryStreamExt;
+use mongodb::bson::{doc, RawDocument, RawDocumentBuf};
+use serde_json::json;
+
+/// Every key of `doc` and of its sub-documents, as stored, in order.
+fn keys(doc: &RawDocument) -> Vec<String> {
+    doc.iter()
+        .map(|e| e.unwrap().0.to_owned())
+        .collect::<Vec<_>>()
+}
+
+async fn raw_events(env: &TestEnv) -> Vec<RawDocumentBuf> {
+    env.store
+        .database()
+        .collection::<RawDocumentBuf>("events")
+        .find(doc! {})
+        .sort(doc! { "_id": 1 })
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap()
+}
+
+#[track_caller]
+fn assert_unique(what: &str, keys: &[String]) {
+    let mut seen = std::collections::BTreeSet::new();
+    for k in keys {
+        assert!(seen.insert(k), "{what}: `{k}` appears twice in {keys:?}");
+    }
+}
+
+/// A client that names its own `browser`, `os` and `device` (in `props`
+/// and in the batch `context`), and server-set names (`app`, `ts`, `_id`…)
+/// as dimensions and metrics.
+fn clashing_batch(ids: [&str; 2]) -> serde_json::Value {
+    json!({
+        "app": "demo",
+        "context": {"os": "ctx-os", "device": 7, "plan": "pro", "_id": "ctx"},
+        "events": [
+            {"id": ids[0], "type": "click",
+             "props": {"browser": "MyBrowser", "os": "MyOS", "device": "fridge", "widget": "w",
+                       "app": "x", "ts": 1, "received_at": "r", "type": "t"},
+             "metrics": {"ts": 1.0, "app": 2.0, "browser": 3.0}},
+            {"id": ids[1], "type": "page", "props": {"browser": ["a", "b"]}}
+        ]
+    })
+}
+
+#[tokio::test]
+async fn enrichment_replaces_client_dimensions_of_the_same_name() {
+    let env = TestEnv::new().await;
+    let body = clashing_batch(["b1", "b2"]).to_string();
+    let req = Request::post("/v1/batch")
+        .header("content-type", "application/json")
+        .header("x-write-key", env.key())
+        .header("user-agent", CHROME_UA)
+        .body(Body::from(body))
+        .unwrap();
+    let r = env.send(req).await;
+    assert_eq!(r.json["accepted"], 2, "{}", r.text);
+    let docs = raw_events(&env).await;
+    assert_eq!(docs.len(), 2);
+    for d in &docs {
+        let top = keys(d);
+        assert_eq!(
+            top,
+            [
+                "_id",
+                "app",
+                "type",
+                "ts",
+                "client_ts",
+                "received_at",
+                "dims",
+                "metrics"
+            ]
+        );
+        let dims = d.get_document("dims").unwrap();
+        assert_unique("dims", &keys(dims));
+        assert_unique("metrics", &keys(d.get_document("metrics").unwrap()));
+        // Enrichment wins, for a browser's batch.
+        assert_eq!(dims.get_str("browser").unwrap(), "Chrome");
+        assert_eq!(dims.get_str("os").unwrap(), "Linux");
+        assert_eq!(dims.get_str("device").unwrap(), "desktop");
+        // Server-set top-level names are dimensions like any other.
+        assert_eq!(d.get_str("app").unwrap(), "demo");
+        assert_eq!(dims.get_str("_id").unwrap(), "ctx");
+    }
+    let first = docs[0].get_document("dims").unwrap();
+    assert_eq!(
+        keys(first),
+        [
+            "widget",
+            "app",
+            "ts",
+            "received_at",
+            "type",
+            "plan",
+            "_id",
+            "browser",
+            "os",
+            "device"
+        ],
+        "the client's props, then its context, then enrichment; each name once"
+    );
+    assert_eq!(first.get_str("app").unwrap(), "x");
+    assert_eq!(
+        keys(docs[0].get_document("metrics").unwrap()),
+        ["ts", "app", "browser"]
+    );
+
+    // The catalog knows `browser` as the string enrichment stored, not as
+    // the client's list; `device` not as the context's number.
+    env.state.catalog.flush(&env.store).await.unwrap();
+    let req = Request::get("/v1/dimensions?app=demo")
+        .header("authorization", format!("Bearer {}", env.app.read_token))
+        .body(Body::empty())
+        .unwrap();
+    let cat = env.send(req).await;
+    assert_eq!(cat.status, 200, "{}", cat.text);
+    let entries = cat.json.as_array().unwrap();
+    for name in ["browser", "device", "os"] {
+        let e = entries
+            .iter()
+            .find(|e| e["name"] == name && e["field"] == "dimension")
+            .unwrap_or_else(|| panic!("{name} in {}", cat.text));
+        assert_eq!(e["kinds"], json!(["string"]), "{name}: {e}");
+    }
+    env.drop_db().await;
+}
+
+#[tokio::test]
+async fn without_a_browser_the_clients_dimensions_are_kept() {
+    let env = TestEnv::new().await;
+    let body = clashing_batch(["n1", "n2"]).to_string();
+    let req = Request::post("/v1/batch")
+        .header("content-type", "application/json")
+        .header("x-write-key", env.key())
+        .header("user-agent", "usagelens-sdk-native/0.1")
+        .body(Body::from(body))
+        .unwrap();
+    let r = env.send(req).await;
+    assert_eq!(r.json["accepted"], 2, "{}", r.text);
+    let docs = raw_events(&env).await;
+    let first = docs[0].get_document("dims").unwrap();
+    assert_eq!(
+        keys(first),
+        [
+            "browser",
+            "os",
+            "device",
+            "widget",
+            "app",
+            "ts",
+            "received_at",
+            "type",
+            "plan",
+            "_id"
+        ]
+    );
+    assert_eq!(first.get_str("browser").unwrap(), "MyBrowser");
+    assert_eq!(first.get_str("os").unwrap(), "MyOS");
+    let second = docs[1].get_document("dims").unwrap();
+    assert_eq!(keys(second), ["browser", "os", "device", "plan", "_id"]);
+    assert_eq!(second.get_str("os").unwrap(), "ctx-os");
+    assert_eq!(second.get_i64("device").unwrap(), 7);
+    env.drop_db().await;
+}
