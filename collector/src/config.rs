@@ -1,11 +1,12 @@
 //! Configuration of `usagelens-collector serve`. Each option has a flag and
 //! an environment variable; precedence is default < environment < flag.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
+use ipnet::IpNet;
 
 use crate::store::WriteAck;
 
@@ -69,6 +70,28 @@ fn parse_at_least_1ms(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// A trusted proxy network: a CIDR (`10.0.0.0/8`) or one address (`10.1.2.3`).
+fn parse_network(s: &str) -> Result<IpNet, String> {
+    let s = s.trim();
+    s.parse::<IpNet>()
+        .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+        .map(|n| n.trunc())
+        .map_err(|_| {
+            format!("`{s}` is not a network: write a CIDR (10.0.0.0/8, fd00::/8) or an address")
+        })
+}
+
+/// Which X-Forwarded-For entry, if any, is the client's address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ForwardedFor<'a> {
+    /// The header is not read: the client is the TCP peer.
+    Ignored,
+    /// So many proxies of ours append to the header.
+    Hops(u32),
+    /// Our proxies are in these networks.
+    Networks(&'a [IpNet]),
+}
+
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum LogFormat {
@@ -94,7 +117,32 @@ pub struct ServeConfig {
     #[arg(long, env = "USAGELENS_RATE_LIMIT_APP", default_value_t = 20_000)]
     pub rate_limit_app: u32,
 
-    /// Take the client address from X-Forwarded-For (only behind a proxy you run).
+    /// The collector is behind this many proxies of yours, each appending
+    /// to X-Forwarded-For: the client address is the entry this many from
+    /// the right (only when no one can reach the collector but through
+    /// them). 0: the header is not read.
+    #[arg(
+        long,
+        env = "USAGELENS_TRUSTED_PROXY_HOPS",
+        default_value_t = 0,
+        conflicts_with = "trusted_proxies"
+    )]
+    pub trusted_proxy_hops: u32,
+
+    /// Networks of your proxies (comma-separated CIDRs or addresses, e.g.
+    /// `10.0.0.0/8,fd00::/8`): from a peer in one, the client address is the
+    /// right-most X-Forwarded-For entry outside them.
+    #[arg(
+        long,
+        env = "USAGELENS_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_parser = parse_network
+    )]
+    pub trusted_proxies: Vec<IpNet>,
+
+    /// Deprecated: `--trusted-proxy-hops 1` (one proxy of yours in front);
+    /// ignored when either option above is set. It used to take the *first*
+    /// entry, which the client writes.
     #[arg(long, env = "USAGELENS_TRUST_FORWARDED_FOR", default_value_t = false)]
     pub trust_forwarded_for: bool,
 
@@ -125,6 +173,21 @@ pub struct ServeConfig {
     /// served at /beacon.js and /beacon/*; without it those answer 404.
     #[arg(long, env = "USAGELENS_BEACON_DIR")]
     pub beacon_dir: Option<PathBuf>,
+}
+
+impl ServeConfig {
+    /// How the client address is read from `X-Forwarded-For`.
+    pub(crate) fn forwarded_for(&self) -> ForwardedFor<'_> {
+        if !self.trusted_proxies.is_empty() {
+            ForwardedFor::Networks(&self.trusted_proxies)
+        } else if self.trusted_proxy_hops > 0 {
+            ForwardedFor::Hops(self.trusted_proxy_hops)
+        } else if self.trust_forwarded_for {
+            ForwardedFor::Hops(1)
+        } else {
+            ForwardedFor::Ignored
+        }
+    }
 }
 
 /// The defaults are the ones written on each field's `#[arg]` above, read
@@ -187,6 +250,9 @@ mod tests {
         assert_eq!(d.rate_limit_ip, 100);
         assert_eq!(d.rate_limit_app, 20_000);
         assert!(!d.trust_forwarded_for);
+        assert_eq!(d.trusted_proxy_hops, 0);
+        assert!(d.trusted_proxies.is_empty());
+        assert_eq!(d.forwarded_for(), ForwardedFor::Ignored);
         assert_eq!(d.app_cache_ttl, Duration::from_secs(5));
         assert_eq!(d.catalog_flush, Duration::from_secs(10));
         assert_eq!(d.query_timeout, Duration::from_secs(30));
@@ -225,5 +291,51 @@ mod tests {
             let e = parse(&["--query-timeout", bad]).unwrap_err();
             assert!(e.contains("--query-timeout"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn trusted_proxies() {
+        assert_eq!(
+            parse(&["--trusted-proxy-hops", "2"])
+                .unwrap()
+                .forwarded_for(),
+            ForwardedFor::Hops(2)
+        );
+        assert_eq!(
+            parse(&["--trust-forwarded-for"]).unwrap().forwarded_for(),
+            ForwardedFor::Hops(1),
+            "the old flag is one trusted hop"
+        );
+        let c = parse(&["--trusted-proxies", "10.0.0.0/8, 192.168.1.7,fd00::/8"]).unwrap();
+        let nets: Vec<String> = c.trusted_proxies.iter().map(ToString::to_string).collect();
+        assert_eq!(nets, ["10.0.0.0/8", "192.168.1.7/32", "fd00::/8"]);
+        assert!(matches!(c.forwarded_for(), ForwardedFor::Networks(n) if n.len() == 3));
+        // Host bits are dropped: 10.1.2.3/8 is 10.0.0.0/8.
+        let c = parse(&["--trusted-proxies", "10.1.2.3/8"]).unwrap();
+        assert_eq!(c.trusted_proxies[0].to_string(), "10.0.0.0/8");
+        for bad in [
+            &["--trusted-proxies", "10.0.0.0/33"][..],
+            &["--trusted-proxies", "proxy.internal"],
+            &["--trusted-proxies", "10.0.0.0/8,"],
+            &["--trusted-proxy-hops", "many"],
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert!(e.contains(bad[0]), "{bad:?}: {e}");
+        }
+        let e = parse(&[
+            "--trusted-proxy-hops",
+            "1",
+            "--trusted-proxies",
+            "10.0.0.0/8",
+        ])
+        .unwrap_err();
+        assert!(e.contains("cannot be used with"), "{e}");
+        assert_eq!(
+            parse(&["--trust-forwarded-for", "--trusted-proxy-hops", "2"])
+                .unwrap()
+                .forwarded_for(),
+            ForwardedFor::Hops(2),
+            "the new option wins over the old one"
+        );
     }
 }

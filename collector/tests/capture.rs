@@ -15,6 +15,7 @@ use common::*;
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, RawDocument, RawDocumentBuf};
 use serde_json::json;
+use usagelens_collector::config::ServeConfig;
 
 /// Every key of `doc` and of its sub-documents, as stored, in order.
 fn keys(doc: &RawDocument) -> Vec<String> {
@@ -179,5 +180,137 @@ async fn without_a_browser_the_clients_dimensions_are_kept() {
     assert_eq!(keys(second), ["browser", "os", "device", "plan", "_id"]);
     assert_eq!(second.get_str("os").unwrap(), "ctx-os");
     assert_eq!(second.get_i64("device").unwrap(), 7);
+    env.drop_db().await;
+}
+
+/// POSTs an empty batch through a proxy (the router's peer is 127.0.0.1)
+/// that sent these `X-Forwarded-For` headers.
+async fn post_via_proxy(env: &TestEnv, forwarded_for: &[&str]) -> Resp {
+    let mut req = Request::post("/v1/batch")
+        .header("content-type", "application/json")
+        .header("x-write-key", env.key());
+    for v in forwarded_for {
+        req = req.header("x-forwarded-for", *v);
+    }
+    env.send(req.body(Body::from(batch(json!([])).to_string())).unwrap())
+        .await
+}
+
+/// With a burst of 2 requests per address, a client behind our proxy is
+/// limited at its third request, however it varies the entries it writes
+/// itself; another client behind the same proxy has its own bucket.
+async fn spoofing_does_not_escape_the_limit(config: ServeConfig, what: &str) {
+    let env = TestEnv::with_config(ServeConfig {
+        rate_limit_ip: 1,
+        rate_limit_app: 0,
+        ..config
+    })
+    .await;
+    let client = "198.51.100.7";
+    for i in 0..6 {
+        // The client's own header, then what the proxy appended: in one
+        // header, or as a header of its own.
+        let spoofed = format!("203.0.113.{i}, 10.{i}.0.1");
+        let both = format!("{spoofed}, {client}");
+        let sent: Vec<&str> = if i % 2 == 0 {
+            vec![&both]
+        } else {
+            vec![&spoofed, client]
+        };
+        let r = post_via_proxy(&env, &sent).await;
+        if i < 2 {
+            assert_eq!(r.status, 200, "{what}, request {i}: {}", r.text);
+        } else {
+            r.assert_error(429, "rate_limited", "this client address");
+            assert!(r.header("retry-after").is_some());
+        }
+    }
+    let other = post_via_proxy(&env, &["198.51.100.7, 198.51.100.8"]).await;
+    assert_eq!(
+        other.status, 200,
+        "{what}: another client behind the proxy is counted apart: {}",
+        other.text
+    );
+    env.drop_db().await;
+}
+
+#[tokio::test]
+async fn a_spoofed_forwarded_for_cannot_change_the_rate_limit_key() {
+    spoofing_does_not_escape_the_limit(
+        ServeConfig {
+            trusted_proxy_hops: 1,
+            ..ServeConfig::default()
+        },
+        "--trusted-proxy-hops 1",
+    )
+    .await;
+    spoofing_does_not_escape_the_limit(
+        ServeConfig {
+            trust_forwarded_for: true,
+            ..ServeConfig::default()
+        },
+        "--trust-forwarded-for (one hop)",
+    )
+    .await;
+    spoofing_does_not_escape_the_limit(
+        ServeConfig {
+            trusted_proxies: vec!["127.0.0.0/8".parse().unwrap()],
+            ..ServeConfig::default()
+        },
+        "--trusted-proxies 127.0.0.0/8",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn forwarded_for_is_ignored_unless_a_proxy_is_trusted() {
+    // Untrusted: every request is the peer's, whatever the header says.
+    for config in [
+        ServeConfig::default(),
+        ServeConfig {
+            trusted_proxies: vec!["10.0.0.0/8".parse().unwrap()],
+            ..ServeConfig::default()
+        },
+    ] {
+        let env = TestEnv::with_config(ServeConfig {
+            rate_limit_ip: 1,
+            rate_limit_app: 0,
+            ..config
+        })
+        .await;
+        for i in 0..3 {
+            let r = post_via_proxy(&env, &[&format!("198.51.100.{i}")]).await;
+            assert_eq!(
+                r.status.as_u16(),
+                if i < 2 { 200 } else { 429 },
+                "{}",
+                r.text
+            );
+        }
+        env.drop_db().await;
+    }
+}
+
+#[tokio::test]
+async fn a_malformed_forwarded_for_counts_as_the_peer() {
+    let env = TestEnv::with_config(ServeConfig {
+        rate_limit_ip: 1,
+        rate_limit_app: 0,
+        trusted_proxy_hops: 1,
+        ..ServeConfig::default()
+    })
+    .await;
+    for (i, bad) in ["unknown", "198.51.100.7,", "[::1", "1.2.3.4 5.6.7.8"]
+        .iter()
+        .enumerate()
+    {
+        let r = post_via_proxy(&env, &[bad]).await;
+        assert_eq!(
+            r.status.as_u16(),
+            if i < 2 { 200 } else { 429 },
+            "{bad}: {}",
+            r.text
+        );
+    }
     env.drop_db().await;
 }

@@ -2,13 +2,14 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use axum::extract::connect_info::MockConnectInfo;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use usagelens_protocol::limits::MAX_BODY_BYTES;
 
-use super::{cors, ApiError};
+use super::{cors, forwarded, ApiError};
 use crate::ingest::{too_large_body, BatchRequest, IngestError};
 use crate::state::AppState;
 
@@ -19,20 +20,18 @@ fn text(headers: &HeaderMap, name: impl axum::http::header::AsHeaderName) -> Opt
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// The client's address: the peer's, or with `--trust-forwarded-for` the
-/// first `X-Forwarded-For` entry.
+/// The client's address: the peer's, or the `X-Forwarded-For` entry the
+/// trusted proxies wrote (`forwarded.rs`).
 fn client_ip(state: &AppState, req: &Request) -> IpAddr {
-    if state.config.trust_forwarded_for {
-        if let Some(ip) = text(req.headers(), "x-forwarded-for")
-            .and_then(|v| v.split(',').next())
-            .and_then(|v| v.trim().parse().ok())
-        {
-            return ip;
-        }
-    }
-    req.extensions()
+    // What the `ConnectInfo` extractor reads: the socket's peer, or the one
+    // a test sets with `MockConnectInfo`.
+    let ext = req.extensions();
+    let peer = ext
         .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip())
+        .map(|c| c.0)
+        .or_else(|| ext.get::<MockConnectInfo<SocketAddr>>().map(|c| c.0))
+        .map_or(IpAddr::from([0, 0, 0, 0]), |a| a.ip());
+    forwarded::client_ip(state.config.forwarded_for(), peer, req.headers())
 }
 
 /// `POST /v1/batch`.

@@ -12,6 +12,7 @@
 //! | `assets.rs` | `GET /beacon.js`, `GET /beacon/{file}` |
 //! | `auth.rs` | `Authorization: Bearer <read token>` |
 //! | `cors.rs` | CORS per surface |
+//! | `forwarded.rs` | the client's address behind trusted proxies (`X-Forwarded-For`) |
 //! | `error.rs` | [`ApiError`]: status, code, `Retry-After`, logging |
 
 mod assets;
@@ -21,6 +22,7 @@ mod cors;
 mod dimensions;
 mod error;
 mod events;
+mod forwarded;
 mod health;
 mod query;
 
