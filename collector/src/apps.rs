@@ -6,8 +6,10 @@
 //! token is shown once and stored as its SHA-256 (it is 256 random bits, so a
 //! fast hash is the right one: nothing to brute-force).
 //!
-//! The `create`, `list`, `rotate_*` and `delete` functions are what the
-//! `apps` commands run; the ingest path reads apps through `AppCache`.
+//! The `create`, `list`, `update_origins`, `rotate_*` and `delete`
+//! functions are what the `apps` commands run; the ingest path reads apps
+//! through `AppCache`, so a running collector sees a change within its
+//! `--app-cache-ttl` (default 5 s).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::RwLock;
@@ -19,7 +21,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use usagelens_protocol::batch::check_app;
 
-use crate::store::{json, AppRecord, Store, StoreError};
+use crate::store::{json, AppRecord, OriginsChange, Store, StoreError};
 
 /// A valid app id (`^[a-z0-9][a-z0-9_-]{0,63}$`), checked where a request
 /// names one.
@@ -92,6 +94,19 @@ pub struct AppSummary {
     pub created_at: String,
 }
 
+/// What `apps update` changes: `set` replaces the origins, or `add` and
+/// `remove` edit them (not both ways at once). Each origin is written as
+/// for `apps create`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OriginsUpdate {
+    /// The new list (`--origin`, repeatable).
+    pub set: Vec<String>,
+    /// Origins to allow (`--add-origin`).
+    pub add: Vec<String>,
+    /// Origins to stop allowing (`--remove-origin`).
+    pub remove: Vec<String>,
+}
+
 /// An error of the apps commands.
 #[derive(Debug, thiserror::Error)]
 pub enum AppsError {
@@ -156,15 +171,31 @@ fn normalize_origin(origin: &str) -> Result<String, String> {
     })
 }
 
+/// Normalizes each origin; the first error names the bad one.
+fn normalize_origins(origins: &[String]) -> Result<Vec<String>, AppsError> {
+    origins
+        .iter()
+        .map(|o| normalize_origin(o))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(AppsError::Invalid)
+}
+
+/// Normalized origins without repeats, in their first order.
+fn distinct_origins(origins: &[String]) -> Result<Vec<String>, AppsError> {
+    let mut out: Vec<String> = Vec::with_capacity(origins.len());
+    for o in normalize_origins(origins)? {
+        if !out.contains(&o) {
+            out.push(o);
+        }
+    }
+    Ok(out)
+}
+
 /// Creates the app `id` allowing browsers at `origins`; the answer holds
 /// the read token, shown only now.
 pub async fn create(store: &Store, id: &str, origins: &[String]) -> Result<CreatedApp, AppsError> {
     check_app(id).map_err(AppsError::Invalid)?;
-    let origins = origins
-        .iter()
-        .map(|o| normalize_origin(o))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(AppsError::Invalid)?;
+    let origins = normalize_origins(origins)?;
     let created = CreatedApp {
         id: id.to_owned(),
         write_key: random_token("wk_"),
@@ -187,6 +218,15 @@ pub async fn create(store: &Store, id: &str, origins: &[String]) -> Result<Creat
     }
 }
 
+fn summary(a: AppRecord) -> AppSummary {
+    AppSummary {
+        id: a.id,
+        write_key: a.write_key,
+        origins: a.origins,
+        created_at: a.created_at_ms.map(json::rfc3339).unwrap_or_default(),
+    }
+}
+
 /// All apps, by id.
 pub async fn list(store: &Store) -> Result<Vec<AppSummary>, AppsError> {
     Ok(store
@@ -194,13 +234,51 @@ pub async fn list(store: &Store) -> Result<Vec<AppSummary>, AppsError> {
         .list()
         .await?
         .into_iter()
-        .map(|a| AppSummary {
-            id: a.id,
-            write_key: a.write_key,
-            origins: a.origins,
-            created_at: a.created_at_ms.map(json::rfc3339).unwrap_or_default(),
-        })
+        .map(summary)
         .collect())
+}
+
+/// Changes the origins of the app `id` in one atomic store update and
+/// returns the app as `apps list` shows it. Removing an origin the app does
+/// not allow, or adding one it does, changes nothing. Running collectors
+/// see the change once their app cache refreshes (`--app-cache-ttl`).
+pub async fn update_origins(
+    store: &Store,
+    id: &str,
+    update: &OriginsUpdate,
+) -> Result<AppSummary, AppsError> {
+    check_app(id).map_err(AppsError::Invalid)?;
+    let set = distinct_origins(&update.set)?;
+    let add = distinct_origins(&update.add)?;
+    let remove = distinct_origins(&update.remove)?;
+    let change = match (set.is_empty(), add.is_empty() && remove.is_empty()) {
+        (true, true) => {
+            return Err(AppsError::Invalid(
+                "nothing to update: give --origin (repeatable, replaces the list), or --add-origin / --remove-origin (repeatable)".into(),
+            ))
+        }
+        (false, false) => {
+            return Err(AppsError::Invalid(
+                "--origin replaces the whole list; it cannot be combined with --add-origin or --remove-origin".into(),
+            ))
+        }
+        (false, true) => OriginsChange::Replace(&set),
+        (true, false) => {
+            if let Some(both) = add.iter().find(|o| remove.contains(o)) {
+                return Err(AppsError::Invalid(format!(
+                    "origin `{both}` is both added and removed; give it once"
+                )));
+            }
+            OriginsChange::Edit {
+                add: &add,
+                remove: &remove,
+            }
+        }
+    };
+    match store.apps().update_origins(id, change).await? {
+        Some(app) => Ok(summary(app)),
+        None => Err(AppsError::NotFound(id.to_owned())),
+    }
 }
 
 /// Issues a new write key; the old one stops working once collectors'

@@ -7,7 +7,7 @@ use std::time::Duration;
 use common::*;
 use mongodb::bson::doc;
 use serde_json::json;
-use usagelens_collector::apps::{self, hash_token, AppsError};
+use usagelens_collector::apps::{self, hash_token, AppsError, OriginsUpdate};
 use usagelens_collector::config::ServeConfig;
 
 #[tokio::test]
@@ -120,5 +120,253 @@ async fn a_rotated_key_takes_effect_and_delete_can_purge_events() {
             .unwrap(),
         0
     );
+    env.drop_db().await;
+}
+
+fn update(set: &[&str], add: &[&str], remove: &[&str]) -> OriginsUpdate {
+    let v = |l: &[&str]| l.iter().map(|s| (*s).to_owned()).collect();
+    OriginsUpdate {
+        set: v(set),
+        add: v(add),
+        remove: v(remove),
+    }
+}
+
+#[tokio::test]
+async fn update_origins_replaces_adds_and_removes() {
+    let env = TestEnv::new().await;
+    let s = &env.store;
+    // demo allows ORIGIN (http://localhost:3000).
+    let app = apps::update_origins(
+        s,
+        "demo",
+        &update(
+            &[],
+            &["https://A.example:443/", "https://b.example", ORIGIN],
+            &[],
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        app.origins,
+        [ORIGIN, "https://a.example", "https://b.example"],
+        "added at the end, normalized as `create` does, an allowed one not twice"
+    );
+    assert_eq!(app.id, "demo");
+    assert_eq!(app.write_key, env.key());
+    assert!(!app.created_at.is_empty());
+    let printed = serde_json::to_string(&app).unwrap();
+    assert!(!printed.contains("read_token"), "{printed}");
+
+    let app = apps::update_origins(
+        s,
+        "demo",
+        &update(
+            &[],
+            &["http://c.example:8080"],
+            &["https://A.example", "https://nowhere.example"],
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        app.origins,
+        [ORIGIN, "https://b.example", "http://c.example:8080"],
+        "one update removes and adds; removing an origin not allowed is no change"
+    );
+
+    let app = apps::update_origins(
+        s,
+        "demo",
+        &update(&["*", "https://d.example/", "*"], &[], &[]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(app.origins, ["*", "https://d.example"], "replaced");
+    let app = apps::update_origins(s, "demo", &update(&[], &[], &["*", "https://d.example"]))
+        .await
+        .unwrap();
+    assert!(app.origins.is_empty());
+    assert_eq!(
+        apps::list(s).await.unwrap()[0].origins,
+        Vec::<String>::new()
+    );
+
+    // The read token's hash is still stored: the update only touched origins.
+    let stored = env
+        .collection("apps")
+        .find_one(doc! {"_id": "demo"})
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.get_str("read_token_sha256").unwrap(),
+        hash_token(&env.app.read_token)
+    );
+
+    for (bad, part) in [
+        (update(&[], &["ftp://x"], &[]), "invalid origin `ftp://x`"),
+        (
+            update(&[], &[], &["https://x/path"]),
+            "invalid origin `https://x/path`",
+        ),
+        (
+            update(&["https://x"], &["https://y"], &[]),
+            "cannot be combined",
+        ),
+        (update(&[], &[], &[]), "nothing to update"),
+        (
+            update(&[], &["https://x.example"], &["https://X.example/"]),
+            "both added and removed",
+        ),
+    ] {
+        match apps::update_origins(s, "demo", &bad).await {
+            Err(AppsError::Invalid(m)) => assert!(m.contains(part), "{m}"),
+            other => panic!("{bad:?}: expected Invalid, got {other:?}"),
+        }
+    }
+    assert!(matches!(
+        apps::update_origins(s, "Bad App", &update(&[], &["*"], &[])).await,
+        Err(AppsError::Invalid(m)) if m.contains("invalid app")
+    ));
+    match apps::update_origins(s, "ghost", &update(&[], &["*"], &[])).await {
+        Err(e @ AppsError::NotFound(_)) => {
+            assert!(e.to_string().contains("no app `ghost`"), "{e}")
+        }
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+    assert!(
+        apps::list(s).await.unwrap().iter().all(|a| a.id != "ghost"),
+        "an update never creates an app"
+    );
+    env.drop_db().await;
+}
+
+#[tokio::test]
+async fn the_collector_sees_updated_origins_and_the_403_says_how() {
+    let env = TestEnv::with_config(ServeConfig {
+        rate_limit_ip: 0,
+        rate_limit_app: 0,
+        app_cache_ttl: Duration::ZERO,
+        ..ServeConfig::default()
+    })
+    .await;
+    let post_from = |origin: &'static str, id: &'static str| {
+        axum::http::Request::post("/v1/batch")
+            .header("content-type", "application/json")
+            .header("x-write-key", env.key())
+            .header("origin", origin)
+            .body(axum::body::Body::from(
+                batch(json!([click(id)])).to_string(),
+            ))
+            .unwrap()
+    };
+    let new = "https://shop.example";
+    let r = env.send(post_from(new, "o1")).await;
+    r.assert_error(
+        403,
+        "origin_not_allowed",
+        "usagelens-collector apps update demo --add-origin https://shop.example",
+    );
+    apps::update_origins(&env.store, "demo", &update(&[], &[new], &[ORIGIN]))
+        .await
+        .unwrap();
+    assert_eq!(env.send(post_from(new, "o2")).await.status, 200);
+    env.send(post_from(ORIGIN, "o3")).await.assert_error(
+        403,
+        "origin_not_allowed",
+        "--add-origin http://localhost:3000",
+    );
+    let preflight = axum::http::Request::options("/v1/batch")
+        .header("origin", new)
+        .body(axum::body::Body::empty())
+        .unwrap();
+    assert_eq!(env.send(preflight).await.status, 204);
+    env.drop_db().await;
+}
+
+/// `apps update` as a user runs it: the binary, its JSON, its errors.
+#[tokio::test]
+async fn the_apps_update_command() {
+    let env = TestEnv::new().await;
+    let db = env.store.database().name().to_owned();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_usagelens-collector"))
+            .args([
+                "--mongodb-uri",
+                &mongodb_uri(),
+                "--database",
+                &db,
+                "--store-timeout",
+                "10s",
+            ])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[
+        "apps",
+        "update",
+        "demo",
+        "--add-origin",
+        "https://a.example",
+        "--add-origin",
+        "https://b.example",
+        "--remove-origin",
+        ORIGIN,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed["id"], "demo");
+    assert_eq!(
+        printed["origins"],
+        json!(["https://a.example", "https://b.example"])
+    );
+    assert_eq!(printed["write_key"], env.key());
+    assert!(printed.get("read_token").is_none() && printed.get("read_token_sha256").is_none());
+
+    let out = run(&["apps", "update", "demo", "--origin", "*"]);
+    assert!(out.status.success());
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed["origins"], json!(["*"]));
+
+    let out = run(&[
+        "apps",
+        "update",
+        "ghost",
+        "--add-origin",
+        "https://a.example",
+    ]);
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no app `ghost`") && err.contains("apps list"),
+        "{err}"
+    );
+
+    let out = run(&[
+        "apps",
+        "update",
+        "demo",
+        "--origin",
+        "https://a.example",
+        "--add-origin",
+        "https://b.example",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot be used with"), "{err}");
+
+    let out = run(&["apps", "update", "demo", "--add-origin", "not an origin"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("invalid origin `not an origin`"), "{err}");
+    assert_eq!(apps::list(&env.store).await.unwrap()[0].origins, ["*"]);
     env.drop_db().await;
 }

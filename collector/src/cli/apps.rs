@@ -1,4 +1,4 @@
-//! `usagelens-collector apps …`: create, list, rotate keys, delete.
+//! `usagelens-collector apps …`: create, list, update origins, rotate keys, delete.
 
 use clap::Subcommand;
 
@@ -17,6 +17,21 @@ pub(super) enum AppsCommand {
     },
     /// List apps as JSON (ids, write keys, origins; never read tokens).
     List,
+    /// Change an app's allowed origins; prints the app as `list` does.
+    /// Running collectors see it within their --app-cache-ttl (default 5s).
+    Update {
+        /// App id.
+        id: String,
+        /// The new list of allowed origins (replaces it). Repeatable.
+        #[arg(long = "origin", conflicts_with_all = ["add", "remove"])]
+        origins: Vec<String>,
+        /// An origin to allow as well (scheme://host[:port], or *). Repeatable.
+        #[arg(long = "add-origin")]
+        add: Vec<String>,
+        /// An origin to stop allowing. Repeatable.
+        #[arg(long = "remove-origin")]
+        remove: Vec<String>,
+    },
     /// Issue a new write key (or, with --read-token, a new read token).
     RotateKey {
         /// App id.
@@ -41,6 +56,19 @@ pub(super) async fn run(store: &Store, cmd: AppsCommand) -> anyhow::Result<()> {
             serde_json::to_value(apps::create(store, &id, &origins).await?)?
         }
         AppsCommand::List => serde_json::to_value(apps::list(store).await?)?,
+        AppsCommand::Update {
+            id,
+            origins,
+            add,
+            remove,
+        } => {
+            let update = apps::OriginsUpdate {
+                set: origins,
+                add,
+                remove,
+            };
+            serde_json::to_value(apps::update_origins(store, &id, &update).await?)?
+        }
         AppsCommand::RotateKey {
             id,
             read_token: false,

@@ -24,7 +24,7 @@ pub enum IngestError {
     #[error("wrong write key for app `{0}` (rotated? `usagelens-collector apps list` shows the current key)")]
     WrongKey(String),
     /// The browser origin is not allowed for the app.
-    #[error("origin `{origin}` is not allowed for app `{app}`: add it with `usagelens-collector apps create {app} --origin {origin}`")]
+    #[error("origin `{origin}` is not allowed for app `{app}`: allow it with `usagelens-collector apps update {app} --add-origin {origin}`")]
     OriginNotAllowed {
         /// The app.
         app: String,

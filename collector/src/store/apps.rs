@@ -3,6 +3,7 @@
 
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, DateTime, Document};
+use mongodb::options::ReturnDocument;
 use mongodb::Collection;
 
 use super::StoreError;
@@ -33,6 +34,33 @@ pub(crate) struct AppKeys {
 #[derive(Debug, Clone)]
 pub(crate) struct Apps {
     coll: Collection<Document>,
+}
+
+/// How [`Apps::update_origins`] changes an app's origins (normalized,
+/// without repeats).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OriginsChange<'a> {
+    /// The list becomes this one.
+    Replace(&'a [String]),
+    /// `remove` leaves the list, then each of `add` not in it joins its end.
+    Edit {
+        /// Origins to allow.
+        add: &'a [String],
+        /// Origins to stop allowing.
+        remove: &'a [String],
+    },
+}
+
+fn record_of(d: &Document) -> AppRecord {
+    AppRecord {
+        id: d.get_str("_id").unwrap_or_default().to_owned(),
+        write_key: d.get_str("write_key").unwrap_or_default().to_owned(),
+        origins: origins_of(d),
+        created_at_ms: d
+            .get_datetime("created_at")
+            .ok()
+            .map(|t| t.timestamp_millis()),
+    }
 }
 
 fn origins_of(d: &Document) -> Vec<String> {
@@ -81,18 +109,45 @@ impl Apps {
             .await?
             .try_collect()
             .await?;
-        Ok(docs
-            .iter()
-            .map(|d| AppRecord {
-                id: d.get_str("_id").unwrap_or_default().to_owned(),
-                write_key: d.get_str("write_key").unwrap_or_default().to_owned(),
-                origins: origins_of(d),
-                created_at_ms: d
-                    .get_datetime("created_at")
-                    .ok()
-                    .map(|t| t.timestamp_millis()),
-            })
-            .collect())
+        Ok(docs.iter().map(record_of).collect())
+    }
+
+    /// Changes the origins of `id` in one atomic update and returns the app
+    /// as it is now (its read token's hash left out); `None` if there is no
+    /// such app. An edit is one pipeline update, so a concurrent edit of
+    /// the same app cannot interleave between its removal and its addition.
+    pub(crate) async fn update_origins(
+        &self,
+        id: &str,
+        change: OriginsChange<'_>,
+    ) -> Result<Option<AppRecord>, StoreError> {
+        let filter = doc! { "_id": id };
+        let action = match change {
+            OriginsChange::Replace(origins) => self
+                .coll
+                .find_one_and_update(filter, doc! { "$set": { "origins": origins } }),
+            OriginsChange::Edit { add, remove } => {
+                // `$literal`: the lists are data, never read as `$` paths.
+                let kept = doc! { "$filter": {
+                    "input": { "$ifNull": ["$origins", []] },
+                    "cond": { "$not": [{ "$in": ["$$this", { "$literal": remove }] }] },
+                } };
+                let origins = doc! { "$let": {
+                    "vars": { "kept": kept },
+                    "in": { "$concatArrays": ["$$kept", { "$filter": {
+                        "input": { "$literal": add },
+                        "cond": { "$not": [{ "$in": ["$$this", "$$kept"] }] },
+                    } }] },
+                } };
+                self.coll
+                    .find_one_and_update(filter, vec![doc! { "$set": { "origins": origins } }])
+            }
+        };
+        let updated = action
+            .projection(doc! { "read_token_sha256": 0 })
+            .return_document(ReturnDocument::After)
+            .await?;
+        Ok(updated.as_ref().map(record_of))
     }
 
     /// The write key and origins of `id`, `None` if there is no such app.

@@ -26,7 +26,7 @@ use mongodb::options::{
 };
 use mongodb::{Client, Collection, Database, IndexModel};
 
-pub(crate) use apps::{AppRecord, Apps};
+pub(crate) use apps::{AppRecord, Apps, OriginsChange};
 pub(crate) use catalog::{Catalog, Field, Sighting};
 pub use error::StoreError;
 pub(crate) use events::{EventKey, EventScan, Events, APP_TS_ID};
