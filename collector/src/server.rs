@@ -17,6 +17,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let every = state.config.catalog_flush;
+    // Says, in the log, what does not work on an old server (and caches it for /readyz).
+    let _ = state.store_version().await;
     let mut jobs = Supervisor::new(state.health.clone());
     if let Err(e) = state.store.ensure_indexes().await {
         tracing::warn!(error = %e, "could not create indexes yet; serving and retrying in the background");

@@ -1,7 +1,7 @@
 //! What the HTTP handlers and the jobs share: the store, the options, and
 //! the collector's in-memory parts. Cheap to clone.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::apps::AppCache;
 use crate::beacon::Beacon;
@@ -10,7 +10,7 @@ use crate::config::ServeConfig;
 use crate::health::Health;
 use crate::ingest::Ingest;
 use crate::limits::{Limits, Rate};
-use crate::store::Store;
+use crate::store::{ServerVersion, Store};
 
 /// Everything a request handler needs.
 #[derive(Debug, Clone)]
@@ -29,6 +29,8 @@ pub struct AppState {
     pub(crate) beacon: Arc<Beacon>,
     /// The background jobs' health.
     pub(crate) health: Arc<Health>,
+    /// The store's version, once read (`buildInfo`).
+    store_version: Arc<OnceLock<ServerVersion>>,
 }
 
 impl AppState {
@@ -44,8 +46,35 @@ impl AppState {
                 Rate(config.rate_limit_app),
             )),
             health: Arc::new(Health::default()),
+            store_version: Arc::new(OnceLock::new()),
             config: Arc::new(config),
             store,
+        }
+    }
+
+    /// The store's version and what does not work on it: read once, at
+    /// start or on first use, and logged as a warning when something does
+    /// not work; `None` while the store cannot be asked.
+    pub(crate) async fn store_version(&self) -> Option<ServerVersion> {
+        if let Some(v) = self.store_version.get() {
+            return Some(v.clone());
+        }
+        match self.store.server_version().await {
+            Ok(v) => {
+                if self.store_version.set(v.clone()).is_ok() {
+                    for w in &v.warnings {
+                        tracing::warn!(version = %v.version, "{w}");
+                    }
+                    if v.warnings.is_empty() {
+                        tracing::info!(version = %v.version, "the store's MongoDB version");
+                    }
+                }
+                Some(v)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the store's version (buildInfo); will ask again");
+                None
+            }
         }
     }
 

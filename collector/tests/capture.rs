@@ -314,3 +314,30 @@ async fn a_malformed_forwarded_for_counts_as_the_peer() {
     }
     env.drop_db().await;
 }
+
+#[tokio::test]
+async fn readyz_shows_the_stores_version_and_keeps_its_fields() {
+    let env = TestEnv::new().await;
+    let r = env
+        .send(Request::get("/readyz").body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["status"], "ready");
+    assert!(r.json["jobs"].is_array(), "{}", r.text);
+    let version = r.json["store"]["version"].as_str().unwrap();
+    // SecantusDB answers buildInfo as a MongoDB 8 (the floor is 7.0).
+    let major: u32 = version.split('.').next().unwrap().parse().unwrap();
+    assert!(major >= 7, "{version}");
+    assert_eq!(r.json["store"]["warnings"], json!([]), "{}", r.text);
+    // A percentile query runs on it.
+    let q = Request::post("/v1/query")
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {}", env.app.read_token))
+        .body(Body::from(
+            json!({"app": "demo", "measures": [{"fn": "p95", "of": "duration_ms"}]}).to_string(),
+        ))
+        .unwrap();
+    let r = env.send(q).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    env.drop_db().await;
+}

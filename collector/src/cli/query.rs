@@ -86,6 +86,8 @@ pub(super) async fn run(store: &Store, a: QueryArgs) -> anyhow::Result<()> {
     }
     // Read as the API reads a body, so an error names its field (`group_by[0]: …`).
     let req = query::parse_request(&serde_json::to_vec(&q)?)?;
+    // A percentile on a store older than MongoDB 7.0 is refused as the API refuses it.
+    query::check_store(&req, store.server_version().await.ok().as_ref())?;
     // The server's default time limit (`serve --query-timeout`).
     let answer = query::run(store, &req, ServeConfig::default().query_timeout).await?;
     let (columns, rows) = (answer.columns, answer.rows);

@@ -16,6 +16,7 @@
 //! | over a size limit | 413 | `too_large` | |
 //! | a content type or encoding not accepted | 415 | `unsupported_media_type` | |
 //! | a query over the time limit | 422 | `query_too_slow` | |
+//! | a percentile measure on MongoDB older than 7.0 | 422 | `store_too_old` | |
 //! | over a rate limit | 429 | `rate_limited` | until it would pass |
 //! | a store failure that retrying will not fix | 500 | `internal` | |
 //! | the store is unreachable or cannot take writes now | 503 | `store_unavailable` | [`STORE_RETRY_AFTER_SECS`] |
@@ -119,6 +120,9 @@ impl ApiError {
                 QueryError::Invalid(_) => client(StatusCode::BAD_REQUEST, "invalid_query"),
                 QueryError::TooSlow(_) => {
                     client(StatusCode::UNPROCESSABLE_ENTITY, "query_too_slow")
+                }
+                QueryError::StoreTooOld(_) => {
+                    client(StatusCode::UNPROCESSABLE_ENTITY, "store_too_old")
                 }
             },
             Self::Catalog(e) => match e {

@@ -13,7 +13,8 @@ pub(super) async fn healthz() -> &'static str {
     "ok"
 }
 
-/// `GET /readyz`: `200 {"status": "ready", "jobs": [...]}`, else `503` with
+/// `GET /readyz`: `200 {"status": "ready", "jobs": [...], "store":
+/// {"version", "warnings"}}`, else `503` with
 /// `store_unavailable` or `not_ready` naming the unhealthy jobs.
 pub(super) async fn readyz(State(state): State<AppState>) -> Response {
     if let Err(e) = state.store.ping().await {
@@ -33,5 +34,13 @@ pub(super) async fn readyz(State(state): State<AppState>) -> Response {
         return ApiError::NotReady(format!("background jobs behind: {}", names.join(", ")))
             .into_response();
     }
-    Json(serde_json::json!({ "status": "ready", "jobs": state.health.report() })).into_response()
+    let store = match state.store_version().await {
+        Some(v) => serde_json::json!({ "version": v.version, "warnings": v.warnings }),
+        None => serde_json::json!({
+            "version": null,
+            "warnings": ["the store's version could not be read (buildInfo); percentile measures need MongoDB 7.0"],
+        }),
+    };
+    Json(serde_json::json!({ "status": "ready", "jobs": state.health.report(), "store": store }))
+        .into_response()
 }

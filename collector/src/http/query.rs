@@ -17,6 +17,7 @@ pub(super) async fn post(
 ) -> Result<Json<QueryResponse>, ApiError> {
     let q = query::parse_request(&body)?;
     access.allow(q.app())?;
+    query::check_store(&q, state.store_version().await.as_ref())?;
     Ok(Json(
         query::run(&state.store, &q, state.config.query_timeout).await?,
     ))

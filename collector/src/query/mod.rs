@@ -25,7 +25,7 @@ pub use plan::{compile, Plan};
 pub(crate) use request::parse_request;
 pub use request::{EventType, Filter, Func, Interval, Measure, Name, Op, Order, QueryRequest};
 
-use crate::store::Store;
+use crate::store::{ServerVersion, Store};
 
 /// The answer.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -36,6 +36,28 @@ pub struct QueryResponse {
     pub rows: Vec<Vec<serde_json::Value>>,
     /// `took_ms`, `plan`, and with `explain` the `pipeline`.
     pub meta: serde_json::Value,
+}
+
+/// Refuses a percentile measure (`$percentile`, MongoDB 7.0) when the
+/// store is known to be older; an unknown version is let through.
+pub(crate) fn check_store(
+    q: &QueryRequest,
+    store: Option<&ServerVersion>,
+) -> Result<(), QueryError> {
+    let Some(v) = store.filter(|v| v.below_floor) else {
+        return Ok(());
+    };
+    let percentile = q.measures.iter().enumerate().find_map(|(i, m)| match m {
+        Measure::Of { func, .. } if func.percentile().is_some() => Some((i, func.as_str())),
+        _ => None,
+    });
+    match percentile {
+        None => Ok(()),
+        Some((i, f)) => Err(QueryError::StoreTooOld(format!(
+            "measures[{i}].fn: `{f}` needs MongoDB 7.0 ($percentile), and this collector's store is MongoDB {}: upgrade the server, or use sum, avg, min or max",
+            v.version
+        ))),
+    }
 }
 
 /// Compiles and runs `q` for at most `time_limit` on the server.
@@ -60,4 +82,41 @@ pub async fn run(
         rows,
         meta,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_percentile_on_an_old_store_is_refused_with_the_version() {
+        let q = parse_request(
+            br#"{"app": "d", "measures": ["count", {"fn": "avg", "of": "x"}, {"fn": "p95", "of": "x"}]}"#,
+        )
+        .unwrap();
+        let old = ServerVersion::from_build_info(Some("6.0.14"));
+        match check_store(&q, Some(&old)) {
+            Err(e @ QueryError::StoreTooOld(_)) => {
+                let m = e.to_string();
+                assert!(
+                    m.contains("measures[2].fn: `p95`")
+                        && m.contains("MongoDB 6.0.14")
+                        && m.contains("7.0"),
+                    "{m}"
+                );
+            }
+            other => panic!("expected StoreTooOld, got {other:?}"),
+        }
+        for v in ["7.0.2", "8.0.0-rc1", "garbage"] {
+            let v = ServerVersion::from_build_info(Some(v));
+            assert!(check_store(&q, Some(&v)).is_ok(), "{v:?}");
+        }
+        assert!(
+            check_store(&q, None).is_ok(),
+            "an unread version is let through"
+        );
+        let no_percentile =
+            parse_request(br#"{"app": "d", "measures": [{"fn": "max", "of": "x"}]}"#).unwrap();
+        assert!(check_store(&no_percentile, Some(&old)).is_ok());
+    }
 }

@@ -9,6 +9,7 @@
 //! | `Catalog` (`catalog.rs`) | `catalog`: one document per (app, dimension or metric name) |
 //! | [`StoreError`] (`error.rs`) | error classes: retryable, duplicate key, time limit |
 //! | `json.rs` | stored values as the API's JSON |
+//! | `version.rs` | the server's version (`buildInfo`) against the floor, MongoDB 7.0 |
 //!
 //! Layout and indexes: `docs/storage.md`.
 
@@ -17,6 +18,7 @@ mod catalog;
 mod error;
 mod events;
 pub(crate) mod json;
+mod version;
 
 use std::time::Duration;
 
@@ -30,6 +32,7 @@ pub(crate) use apps::{AppRecord, Apps, OriginsChange};
 pub(crate) use catalog::{Catalog, Field, Sighting};
 pub use error::StoreError;
 pub(crate) use events::{EventKey, EventScan, Events, APP_TS_ID};
+pub(crate) use version::ServerVersion;
 
 /// Collection of event documents.
 const EVENTS: &str = "events";
@@ -140,6 +143,12 @@ impl Store {
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.db.run_command(doc! { "ping": 1 }).await?;
         Ok(())
+    }
+
+    /// The server's version (`buildInfo`) and what does not work on it.
+    pub(crate) async fn server_version(&self) -> Result<ServerVersion, StoreError> {
+        let info = self.db.run_command(doc! { "buildInfo": 1 }).await?;
+        Ok(ServerVersion::from_build_info(info.get_str("version").ok()))
     }
 
     /// Creates the indexes of the query paths (idempotent).
