@@ -72,7 +72,11 @@ pub use attrs::{Attrs, Measures, Value};
 pub use client::{init, BoundEvent, Client, FlushError, Guard};
 #[cfg(feature = "tower")]
 pub use layer::{ResponseFuture, RouteTemplate, UsageLensLayer, UsageLensService};
-pub use memory::rss_bytes;
+#[cfg(feature = "jemalloc")]
+pub use memory::JemallocStats;
+#[cfg(feature = "mimalloc")]
+pub use memory::MimallocStats;
+pub use memory::{memory_sample, rss_bytes, MemorySample};
 pub use options::{ConfigError, Options};
 pub use queue::Stats;
 #[cfg(feature = "axum")]
