@@ -13,19 +13,26 @@ use usagelens_protocol::{Dims, Metrics};
 
 use crate::attrs::{Attrs, Measures};
 use crate::options::{ConfigError, Options};
-use crate::queue::{Control, Queue, Stats};
+use crate::queue::{Ack, Control, Queue, Stats};
 use crate::transport;
 
 /// Why `flush` or `shutdown` did not complete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum FlushError {
-    /// The worker did not finish within the timeout; events may still go out.
+    /// Not everything queued was delivered within the timeout: after `flush`
+    /// the rest stays queued and goes later ([`Stats::pending`]); after
+    /// `shutdown` it is dropped and counted ([`Stats::dropped_at_shutdown`]).
     #[error("timed out before everything queued was delivered")]
     Timeout,
     /// The client was shut down already.
     #[error("the client is shut down")]
     AlreadyShutdown,
 }
+
+/// How long past its timeout `flush` or `shutdown` waits for the worker's
+/// answer, which the worker sends at the deadline: enough for the message to
+/// cross threads, short enough to keep the call bounded.
+const ACK_GRACE: Duration = Duration::from_millis(50);
 
 #[derive(Debug)]
 struct Inner {
@@ -142,18 +149,31 @@ impl Client {
         self.inner.queue.stats()
     }
 
+    /// Hands a control message to the worker.
+    pub(crate) fn send_control(&self, c: Control) -> Result<(), FlushError> {
+        self.inner
+            .control
+            .send(c)
+            .map_err(|_| FlushError::AlreadyShutdown)
+    }
+
+    /// Sends a flush or a shutdown with its deadline and waits for the
+    /// worker's answer, which comes by the deadline (the worker stops
+    /// waiting for the collector then), or a moment after it at worst.
     fn control(
         &self,
-        make: impl FnOnce(std::sync::mpsc::Sender<()>) -> Control,
+        make: impl FnOnce(Ack, Instant) -> Control,
         timeout: Duration,
     ) -> Result<(), FlushError> {
         let (ack, done) = std::sync::mpsc::channel();
-        self.inner
-            .control
-            .send(make(ack))
-            .map_err(|_| FlushError::AlreadyShutdown)?;
-        match done.recv_timeout(timeout) {
-            Ok(()) => Ok(()),
+        let now = Instant::now();
+        // `Duration::MAX` and the like: wait as long as it takes (about forever).
+        let deadline = now
+            .checked_add(timeout)
+            .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400));
+        self.send_control(make(ack, deadline))?;
+        match done.recv_timeout(timeout.saturating_add(ACK_GRACE)) {
+            Ok(answer) => answer,
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(FlushError::Timeout),
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
                 Err(FlushError::AlreadyShutdown)
@@ -161,20 +181,23 @@ impl Client {
         }
     }
 
-    /// Delivers everything queued now, waiting at most `timeout`. Blocks the
-    /// calling thread: from async code, call it in `spawn_blocking`.
+    /// Delivers everything queued now, waiting at most `timeout` (a
+    /// collector that pauses the SDK with `Retry-After` is not waited for
+    /// past it). `Ok` once nothing is left: delivered, or dropped and
+    /// counted in [`Stats`]; on `Timeout` what is left stays queued
+    /// ([`Stats::pending`]) and goes later. Blocks the calling thread: from
+    /// async code, call it in `spawn_blocking`.
     pub fn flush(&self, timeout: Duration) -> Result<(), FlushError> {
-        self.control(Control::Flush, timeout)
+        self.control(|ack, deadline| Control::Flush { ack, deadline }, timeout)
     }
 
     /// Delivers what is queued and stops the worker, waiting at most
-    /// `timeout`. Idempotent: later calls answer `AlreadyShutdown`.
+    /// `timeout`; what could not be delivered by then is dropped and
+    /// counted ([`Stats::dropped_at_shutdown`]) and the answer is `Timeout`.
+    /// Events recorded from then on are dropped and counted. Idempotent:
+    /// later calls answer `AlreadyShutdown`.
     pub fn shutdown(&self, timeout: Duration) -> Result<(), FlushError> {
-        self.control(Control::Shutdown, timeout)
-    }
-
-    pub(crate) fn is_shut_down(&self) -> bool {
-        self.inner.queue.is_closed()
+        self.control(|ack, deadline| Control::Shutdown { ack, deadline }, timeout)
     }
 
     fn shutdown_timeout(&self) -> Duration {

@@ -2,8 +2,8 @@
 //! is ready (or when the request is dropped: `aborted`). It only enqueues.
 //!
 //! Dimensions: `route` (the matched route template, never the raw path:
-//! axum's `MatchedPath`, else a [`RouteTemplate`] extension, else
-//! `unmatched`), `method`, `status`, `aborted`, `source=server`. Metrics:
+//! axum's `MatchedPath` with the `axum` feature, on by default; else a
+//! [`RouteTemplate`] extension; else `unmatched`), `method`, `status`, `aborted`, `source=server`. Metrics:
 //! `duration_ms`, `response_bytes` when known, `serialize_ms` when the
 //! handler answered with [`TimedJson`](crate::TimedJson).
 
@@ -20,8 +20,10 @@ use tower::{Layer, Service};
 use crate::serialization::SerializeTiming;
 use crate::{Attrs, Client, Measures};
 
-/// A route template for services that do not use axum's router: insert it
-/// into the request's extensions before the layer sees the request.
+/// A route template for services that do not use axum's router (or build
+/// without the `axum` feature): insert it into the request's extensions
+/// before the layer sees the request, and the `http` event's `route` is it.
+/// axum's `MatchedPath`, when there is one, comes first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteTemplate(pub String);
 

@@ -41,7 +41,9 @@ pub struct Options {
     pub queue_capacity: usize,
     /// Timeout of one request to the collector.
     pub request_timeout: Duration,
-    /// Retries of a batch after network errors and 5xx before it is dropped and counted.
+    /// Retries of a batch before it is dropped and counted: after network
+    /// errors and 5xx (with backoff), and after 429/503 pauses (each as long
+    /// as the collector's `Retry-After`, at most 600 s).
     pub max_retries: u32,
     /// How long the [`Guard`](crate::Guard) waits on drop to deliver what is queued.
     pub shutdown_timeout: Duration,

@@ -56,6 +56,25 @@ pub struct Stats {
     pub dropped_undeliverable: u64,
     /// Dropped because they break a protocol rule (a bad name, a non-finite metric).
     pub invalid: u64,
+    /// Still undelivered when `shutdown`'s timeout ran out (a collector
+    /// pausing the SDK with `Retry-After`, or down), dropped then.
+    pub dropped_at_shutdown: u64,
+}
+
+impl Stats {
+    /// Events accepted and not yet delivered nor dropped: in the queue, or
+    /// in a batch waiting for its next attempt. After a `flush` that timed
+    /// out, this is what is left.
+    ///
+    /// ```
+    /// let s = usagelens::Stats { queued: 10, sent: 6, invalid: 1, ..Default::default() };
+    /// assert_eq!(s.pending(), 3);
+    /// ```
+    pub fn pending(&self) -> u64 {
+        self.queued.saturating_sub(
+            self.sent + self.dropped_undeliverable + self.invalid + self.dropped_at_shutdown,
+        )
+    }
 }
 
 #[derive(Debug, Default)]
@@ -65,15 +84,29 @@ struct Counters {
     dropped_queue_full: AtomicU64,
     dropped_undeliverable: AtomicU64,
     invalid: AtomicU64,
+    dropped_at_shutdown: AtomicU64,
 }
+
+/// How the worker answers a flush or a shutdown.
+pub(crate) type Ack = std::sync::mpsc::Sender<Result<(), crate::FlushError>>;
 
 /// Control messages, apart from the rings so a full queue never delays them.
 #[derive(Debug)]
 pub(crate) enum Control {
-    /// Deliver everything queued, then ack.
-    Flush(std::sync::mpsc::Sender<()>),
-    /// Deliver everything queued, ack, and stop.
-    Shutdown(std::sync::mpsc::Sender<()>),
+    /// Deliver everything queued by `deadline`, then ack (`Timeout` if not
+    /// all of it could go; what is left stays queued).
+    Flush {
+        ack: Ack,
+        deadline: std::time::Instant,
+    },
+    /// Deliver everything queued by `deadline`, drop and count what is left,
+    /// ack, and stop.
+    Shutdown {
+        ack: Ack,
+        deadline: std::time::Instant,
+    },
+    /// Record a `memory` sample now and every interval.
+    SampleMemory(std::time::Duration),
 }
 
 /// The wall-clock time in milliseconds since the Unix epoch (0 before it).
@@ -165,6 +198,7 @@ impl Queue {
     }
 
     /// Whether the worker stopped; from then on every event is dropped and counted.
+    #[cfg(test)]
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Relaxed)
     }
@@ -183,6 +217,7 @@ impl Queue {
             dropped_queue_full: c.dropped_queue_full.load(Ordering::Relaxed),
             dropped_undeliverable: c.dropped_undeliverable.load(Ordering::Relaxed),
             invalid: c.invalid.load(Ordering::Relaxed),
+            dropped_at_shutdown: c.dropped_at_shutdown.load(Ordering::Relaxed),
         }
     }
 
@@ -235,6 +270,13 @@ impl Queue {
     pub(crate) fn count_undeliverable(&self, n: u64) {
         self.counters
             .dropped_undeliverable
+            .fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Counts `n` events left undelivered when shutdown's timeout ran out.
+    pub(crate) fn count_dropped_at_shutdown(&self, n: u64) {
+        self.counters
+            .dropped_at_shutdown
             .fetch_add(n, Ordering::Relaxed);
     }
 

@@ -4,8 +4,16 @@
 //! reqwest, and follows the delivery contract of
 //! [`usagelens_protocol::delivery`]: pause on 429/503 `Retry-After`, retry
 //! network errors and 5xx with backoff and jitter, drop and count other 4xx.
-//! While it waits, the bounded queue fills and new events are dropped and
-//! counted: there is never an unbounded retry buffer.
+//!
+//! One batch at a time is "outgoing": while it waits for its next attempt
+//! (a pause or a backoff) nothing else is sent, and the bounded queue fills
+//! and drops and counts new events: there is never an unbounded retry
+//! buffer. Every attempt, pauses included, counts against `max_retries`;
+//! then the batch is dropped and counted, so none is retried forever.
+//! The waits are branches of the worker's `select!`, never sleeps inside a
+//! send, so a flush or a shutdown is handled at once: each carries its
+//! deadline, the worker stops waiting for the collector at it, and a
+//! shutdown drops and counts what is left then.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,9 +22,11 @@ use std::time::Duration;
 
 use rand::Rng;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use usagelens_protocol::delivery::{backoff_ms, classify, Outcome};
 use usagelens_protocol::{Batch, Event, Timestamp};
 
+use crate::client::FlushError;
 use crate::options::Options;
 use crate::queue::{now_ms, Control, Queue, Record};
 
@@ -53,13 +63,27 @@ pub(crate) fn spawn(
         .spawn(move || {
             let worker = Worker {
                 url: options.batch_url(),
+                backlog: Vec::with_capacity(options.batch_size),
                 options,
                 http,
                 queue,
+                outgoing: None,
+                sampler: None,
             };
             runtime.block_on(worker.run(control));
         })?;
     Ok(())
+}
+
+/// The batch being delivered, between its attempts.
+struct Outgoing {
+    batch: Batch,
+    /// Its events (all valid).
+    n: u64,
+    /// Attempts answered with a retry or a pause so far.
+    retries: u32,
+    /// When the next attempt may go (now, or after a pause or a backoff).
+    not_before: Instant,
 }
 
 struct Worker {
@@ -67,63 +91,147 @@ struct Worker {
     url: String,
     http: reqwest::Client,
     queue: Arc<Queue>,
+    /// Records taken from the queue, not yet in a batch.
+    backlog: Vec<Record>,
+    outgoing: Option<Outgoing>,
+    /// The memory sampler's ticks, once started.
+    sampler: Option<tokio::time::Interval>,
+}
+
+/// Which queued events a delivery round takes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Take {
+    /// Only full batches (a wake from the queue).
+    FullBatches,
+    /// Everything queued now (the interval).
+    Everything,
 }
 
 impl Worker {
-    async fn run(self, mut control: mpsc::UnboundedReceiver<Control>) {
-        let mut buf: Vec<Record> = Vec::with_capacity(self.options.batch_size);
+    async fn run(mut self, mut control: mpsc::UnboundedReceiver<Control>) {
         let period = self.options.flush_interval;
-        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        let mut tick = tokio::time::interval_at(Instant::now() + period, period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            let waiting = self.outgoing.as_ref().map(|o| o.not_before);
+            let sampling = self.sampler.is_some();
             tokio::select! {
                 biased;
-                c = control.recv() => {
-                    let (ack, stop) = match c {
-                        Some(Control::Flush(ack)) => (Some(ack), false),
-                        Some(Control::Shutdown(ack)) => (Some(ack), true),
-                        // Every client handle is gone: deliver what is left and stop.
-                        None => (None, true),
-                    };
-                    if stop {
-                        self.queue.close();
+                c = control.recv() => match c {
+                    Some(Control::Flush { ack, deadline }) => {
+                        let answer = self.flush_until(deadline.into()).await;
+                        let _ = ack.send(answer);
                     }
-                    self.queue.drain(&mut buf, usize::MAX);
-                    self.send_all(&mut buf).await;
-                    if let Some(ack) = ack {
-                        let _ = ack.send(());
-                    }
-                    if stop {
+                    Some(Control::Shutdown { ack, deadline }) => {
+                        let answer = self.stop(deadline.into()).await;
+                        let _ = ack.send(answer);
                         return;
                     }
-                }
-                () = self.queue.batch_full() => {
-                    while self.queue.holds_a_batch() {
-                        self.queue.drain(&mut buf, self.options.batch_size);
-                        self.send_all(&mut buf).await;
+                    Some(Control::SampleMemory(every)) => {
+                        let mut ticks = tokio::time::interval(every);
+                        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                        self.sampler = Some(ticks);
+                    }
+                    // Every client handle is gone: deliver what is left and stop.
+                    None => {
+                        let _ = self.stop(Instant::now() + self.options.shutdown_timeout).await;
+                        return;
+                    }
+                },
+                () = sleep_until(waiting), if waiting.is_some() => {
+                    self.attempt().await;
+                    if self.outgoing.is_none() {
+                        self.deliver(Take::FullBatches).await;
                     }
                 }
+                () = self.queue.batch_full(), if waiting.is_none() => {
+                    self.deliver(Take::FullBatches).await;
+                }
                 _ = tick.tick() => {
-                    self.queue.drain(&mut buf, usize::MAX);
-                    self.send_all(&mut buf).await;
+                    if self.outgoing.is_none() {
+                        self.deliver(Take::Everything).await;
+                    }
+                }
+                _ = next_tick(&mut self.sampler), if sampling => {
+                    crate::memory::record_sample(&self.queue);
                 }
             }
         }
     }
 
-    async fn send_all(&self, buf: &mut Vec<Record>) {
-        while !buf.is_empty() {
-            let n = buf.len().min(self.options.batch_size);
-            let chunk: Vec<Record> = buf.drain(..n).collect();
-            self.send(chunk).await;
+    /// Sends batches until there is nothing to `take`, or the outgoing
+    /// batch has to wait (then the `select!` waits for it).
+    async fn deliver(&mut self, take: Take) {
+        if take == Take::Everything {
+            self.queue.drain(&mut self.backlog, usize::MAX);
+        }
+        loop {
+            if let Some(o) = &self.outgoing {
+                if o.not_before > Instant::now() {
+                    return;
+                }
+                self.attempt().await;
+                continue;
+            }
+            if self.backlog.is_empty() {
+                if !self.queue.holds_a_batch() {
+                    return;
+                }
+                self.queue.drain(&mut self.backlog, self.options.batch_size);
+            }
+            self.next_batch();
         }
     }
 
-    /// Builds, checks and delivers one batch, retrying per the contract.
-    async fn send(&self, records: Vec<Record>) {
+    /// Delivers everything queued now, waiting through pauses and backoffs,
+    /// until `deadline`; what is left then stays for later.
+    async fn flush_until(&mut self, deadline: Instant) -> Result<(), FlushError> {
+        self.queue.drain(&mut self.backlog, usize::MAX);
+        let everything = async {
+            loop {
+                if let Some(o) = &self.outgoing {
+                    tokio::time::sleep_until(o.not_before).await;
+                    self.attempt().await;
+                } else if !self.backlog.is_empty() {
+                    self.next_batch();
+                } else {
+                    return;
+                }
+            }
+        };
+        // Cancelling mid-attempt is safe: the outgoing batch changes only
+        // once the collector answered, so it is simply tried again later.
+        tokio::time::timeout_at(deadline, everything)
+            .await
+            .map_err(|_| FlushError::Timeout)
+    }
+
+    /// Refuses new events, delivers what is queued until `deadline`, then
+    /// drops and counts whatever is left.
+    async fn stop(&mut self, deadline: Instant) -> Result<(), FlushError> {
+        self.queue.close();
+        let mut answer = self.flush_until(deadline).await;
+        if answer.is_ok() {
+            // Events that slipped in while the queue was closing.
+            answer = self.flush_until(deadline).await;
+        }
+        self.queue.drain(&mut self.backlog, usize::MAX);
+        let left = self.outgoing.take().map_or(0, |o| o.n) + self.backlog.len() as u64;
+        self.backlog.clear();
+        if left > 0 {
+            self.queue.count_dropped_at_shutdown(left);
+            return Err(FlushError::Timeout);
+        }
+        answer
+    }
+
+    /// Makes the next outgoing batch from the front of the backlog: gives
+    /// each event an id, checks it, and counts the invalid ones.
+    fn next_batch(&mut self) {
+        let n = self.backlog.len().min(self.options.batch_size);
         let mut batch = Batch::new(self.options.app.clone());
         batch.key = Some(self.options.write_key.clone());
-        for r in records {
+        for r in self.backlog.drain(..n) {
             let mut e = Event::new(next_id(), r.kind.into_owned());
             e.ts = Some(Timestamp::from_millis(r.ts_ms));
             e.props = r.attrs.into_dims();
@@ -134,62 +242,88 @@ impl Worker {
                 self.queue.count_invalid();
             }
         }
-        let n = batch.events.len() as u64;
-        if n == 0 {
+        if !batch.events.is_empty() {
+            self.outgoing = Some(Outgoing {
+                n: batch.events.len() as u64,
+                batch,
+                retries: 0,
+                not_before: Instant::now(),
+            });
+        }
+    }
+
+    /// One attempt at the outgoing batch: on an answer it is delivered,
+    /// dropped and counted, or given the time of its next attempt.
+    async fn attempt(&mut self) {
+        let Some(o) = self.outgoing.as_mut() else {
+            return;
+        };
+        o.batch.sent_at = Some(Timestamp::from_millis(now_ms()));
+        let Some(body) = gzip_json(&o.batch) else {
+            self.queue.count_undeliverable(o.n);
+            self.outgoing = None;
+            return;
+        };
+        let (status, retry_after) = match self
+            .http
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .header("content-encoding", "gzip")
+            .body(body)
+            .send()
+            .await
+        {
+            Ok(resp) => (
+                resp.status().as_u16(),
+                resp.headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned),
+            ),
+            Err(_) => (0, None),
+        };
+        let wait = match classify(status, retry_after.as_deref()) {
+            Outcome::Done => {
+                self.queue.count_sent(o.n);
+                self.outgoing = None;
+                return;
+            }
+            Outcome::Drop => {
+                self.queue.count_undeliverable(o.n);
+                self.outgoing = None;
+                return;
+            }
+            Outcome::Pause(secs) => Duration::from_secs(u64::from(secs)),
+            Outcome::Retry => {
+                let jitter: f64 = rand::rng().random();
+                Duration::from_millis(backoff_ms(o.retries + 1, jitter) as u64)
+            }
+        };
+        o.retries += 1;
+        if o.retries > self.options.max_retries {
+            self.queue.count_undeliverable(o.n);
+            self.outgoing = None;
             return;
         }
-        let mut attempt = 0;
-        loop {
-            batch.sent_at = Some(Timestamp::from_millis(now_ms()));
-            let body = match gzip_json(&batch) {
-                Some(b) => b,
-                None => {
-                    self.queue.count_undeliverable(n);
-                    return;
-                }
-            };
-            let (status, retry_after) = match self
-                .http
-                .post(&self.url)
-                .header("content-type", "application/json")
-                .header("content-encoding", "gzip")
-                .body(body)
-                .send()
-                .await
-            {
-                Ok(resp) => (
-                    resp.status().as_u16(),
-                    resp.headers()
-                        .get("retry-after")
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_owned),
-                ),
-                Err(_) => (0, None),
-            };
-            match classify(status, retry_after.as_deref()) {
-                Outcome::Done => {
-                    self.queue.count_sent(n);
-                    return;
-                }
-                Outcome::Drop => {
-                    self.queue.count_undeliverable(n);
-                    return;
-                }
-                Outcome::Pause(secs) => {
-                    tokio::time::sleep(Duration::from_secs(u64::from(secs))).await;
-                }
-                Outcome::Retry => {
-                    attempt += 1;
-                    if attempt > self.options.max_retries {
-                        self.queue.count_undeliverable(n);
-                        return;
-                    }
-                    let jitter: f64 = rand::rng().random();
-                    tokio::time::sleep(Duration::from_millis(backoff_ms(attempt, jitter) as u64))
-                        .await;
-                }
-            }
+        o.not_before = Instant::now() + wait;
+    }
+}
+
+/// Sleeps until `at`, or forever without one (its branch is disabled then).
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The sampler's next tick, or never without a sampler.
+async fn next_tick(sampler: &mut Option<tokio::time::Interval>) {
+    match sampler {
+        Some(ticks) => {
+            ticks.tick().await;
         }
+        None => std::future::pending().await,
     }
 }
 

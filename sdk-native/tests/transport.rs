@@ -3,89 +3,16 @@
 //! retries and what each request carried can be asserted exactly. The real
 //! collector and store are exercised end to end in `tests/`.
 
-use std::io::Read;
-use std::sync::{Arc, Mutex};
+mod common;
+
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::Router;
+use common::{events, flush, options, recorder, recorder_with};
 use serde_json::Value;
 use tower::ServiceExt;
-use usagelens::{Client, Dims, Metrics, Options, TimedJson, UsageLensLayer};
-
-#[derive(Clone, Default)]
-struct Recorder {
-    batches: Arc<Mutex<Vec<Value>>>,
-    /// Statuses to answer, in order; the last one repeats.
-    script: Arc<Mutex<Vec<u16>>>,
-}
-
-async fn collect(State(r): State<Recorder>, headers: HeaderMap, body: Bytes) -> impl IntoResponse {
-    assert_eq!(headers["content-encoding"], "gzip");
-    let mut json = String::new();
-    flate2::read::GzDecoder::new(&body[..])
-        .read_to_string(&mut json)
-        .unwrap();
-    let status = {
-        let mut s = r.script.lock().unwrap();
-        if s.len() > 1 {
-            s.remove(0)
-        } else {
-            s.first().copied().unwrap_or(200)
-        }
-    };
-    r.batches
-        .lock()
-        .unwrap()
-        .push(serde_json::from_str(&json).unwrap());
-    let mut h = HeaderMap::new();
-    if status == 503 || status == 429 {
-        h.insert("retry-after", "1".parse().unwrap());
-    }
-    (StatusCode::from_u16(status).unwrap(), h, "{}")
-}
-
-async fn recorder(script: Vec<u16>) -> (Recorder, String) {
-    let r = Recorder {
-        script: Arc::new(Mutex::new(script)),
-        ..Recorder::default()
-    };
-    let app = Router::new()
-        .route("/v1/batch", post(collect))
-        .with_state(r.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (r, url)
-}
-
-fn options(endpoint: &str) -> Options {
-    let mut o = Options::new("shop", "wk_test");
-    o.endpoint = endpoint.to_owned();
-    o.flush_interval = Duration::from_secs(3600);
-    o
-}
-
-fn events(r: &Recorder) -> Vec<Value> {
-    r.batches
-        .lock()
-        .unwrap()
-        .iter()
-        .flat_map(|b| b["events"].as_array().unwrap().clone())
-        .collect()
-}
-
-async fn flush(c: &Client) {
-    let c = c.clone();
-    tokio::task::spawn_blocking(move || c.flush(Duration::from_secs(10)))
-        .await
-        .unwrap()
-        .unwrap();
-}
+use usagelens::{Client, Dims, FlushError, Metrics, TimedJson, UsageLensLayer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batches_by_size_and_on_flush_with_the_right_body() {
@@ -143,25 +70,132 @@ async fn batches_by_interval() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn retry_after_503_then_delivered_once() {
-    let (r, url) = recorder(vec![503, 200]).await;
+async fn paused_then_delivered_once(status: u16) {
+    let (r, url) = recorder(vec![status, 200]).await;
     let c = Client::new(options(&url)).unwrap();
     c.track("x", Dims::new(), Metrics::new());
     let t = Instant::now();
     flush(&c).await;
     assert!(
         t.elapsed() >= Duration::from_millis(900),
-        "Retry-After: 1 honoured ({:?})",
+        "{status}: Retry-After: 1 honoured ({:?})",
         t.elapsed()
     );
     let b = r.batches.lock().unwrap().clone();
-    assert_eq!(b.len(), 2);
+    assert_eq!(b.len(), 2, "{status}");
     assert_eq!(
         b[0]["events"][0]["id"], b[1]["events"][0]["id"],
         "the retry carries the same id"
     );
-    assert_eq!(c.stats().sent, 1);
+    let s = c.stats();
+    assert_eq!((s.sent, s.pending(), s.dropped_undeliverable), (1, 0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_503_then_delivered_once() {
+    paused_then_delivered_once(503).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_429_then_delivered_once() {
+    paused_then_delivered_once(429).await;
+}
+
+/// `flush` or `shutdown` with `timeout`, from async code; the answer and how long it took.
+async fn timed(
+    c: &Client,
+    call: fn(&Client, Duration) -> Result<(), FlushError>,
+    timeout: Duration,
+) -> (Result<(), FlushError>, Duration) {
+    let c = c.clone();
+    tokio::task::spawn_blocking(move || {
+        let t = Instant::now();
+        (call(&c, timeout), t.elapsed())
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_pause_bounds_flush_and_shutdown_and_what_is_left_is_counted() {
+    let (r, url) = recorder_with(vec![503], "60").await;
+    let c = Client::new(options(&url)).unwrap();
+    for _ in 0..3 {
+        c.track("x", Dims::new(), Metrics::new());
+    }
+    let half_a_second = Duration::from_millis(500);
+    let (answer, took) = timed(&c, Client::flush, half_a_second).await;
+    assert_eq!(answer, Err(FlushError::Timeout));
+    assert!(took < Duration::from_secs(1), "flush bounded: {took:?}");
+    assert_eq!(
+        r.batches.lock().unwrap().len(),
+        1,
+        "Retry-After: 60 honoured"
+    );
+    let s = c.stats();
+    assert_eq!(
+        (s.pending(), s.sent, s.dropped_undeliverable),
+        (3, 0, 0),
+        "{s:?}"
+    );
+    // A second flush while paused: bounded too, the events still there.
+    let (answer, took) = timed(&c, Client::flush, Duration::from_millis(100)).await;
+    assert_eq!(answer, Err(FlushError::Timeout));
+    assert!(took < Duration::from_millis(600), "{took:?}");
+    assert_eq!(c.stats().pending(), 3);
+
+    let (answer, took) = timed(&c, Client::shutdown, half_a_second).await;
+    assert_eq!(answer, Err(FlushError::Timeout));
+    assert!(took < Duration::from_secs(1), "shutdown bounded: {took:?}");
+    let s = c.stats();
+    assert_eq!(
+        (s.dropped_at_shutdown, s.pending(), s.sent),
+        (3, 0, 0),
+        "what was left is counted: {s:?}"
+    );
+    assert_eq!(
+        r.batches.lock().unwrap().len(),
+        1,
+        "never sent during the pause"
+    );
+    assert_eq!(
+        c.shutdown(half_a_second),
+        Err(FlushError::AlreadyShutdown),
+        "the worker stopped"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_is_not_paused_forever_it_is_dropped_after_max_retries() {
+    let (r, url) = recorder(vec![503]).await;
+    let mut o = options(&url);
+    o.max_retries = 2;
+    let c = Client::new(o).unwrap();
+    c.track("x", Dims::new(), Metrics::new());
+    c.track("y", Dims::new(), Metrics::new());
+    let (answer, took) = timed(&c, Client::flush, Duration::from_secs(10)).await;
+    assert_eq!(answer, Ok(()), "nothing left: dropped and counted");
+    assert!(
+        took >= Duration::from_millis(1900),
+        "two pauses of 1 s: {took:?}"
+    );
+    assert_eq!(
+        r.batches.lock().unwrap().len(),
+        3,
+        "one attempt and 2 retries"
+    );
+    let s = c.stats();
+    assert_eq!(
+        (s.dropped_undeliverable, s.pending(), s.sent),
+        (2, 0, 0),
+        "{s:?}"
+    );
+    // The worker goes on with the next batch.
+    r.batches.lock().unwrap().clear();
+    c.track("z", Dims::new(), Metrics::new());
+    let (answer, _) = timed(&c, Client::flush, Duration::from_millis(200)).await;
+    assert_eq!(answer, Err(FlushError::Timeout), "paused again");
+    assert_eq!(r.batches.lock().unwrap().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -368,7 +402,12 @@ async fn the_memory_sampler_sends_rss_until_shutdown() {
     for e in &evs {
         assert_eq!(e["type"], "memory");
         assert_eq!(e["props"]["source"], "server");
-        assert!(e["metrics"]["rss_bytes"].as_f64().unwrap() > 1e6);
+        let rss = e["metrics"]["rss_bytes"].as_f64().unwrap();
+        assert!(rss > 1e6, "{e}");
+        assert!(
+            e["metrics"]["virtual_bytes"].as_f64().unwrap() >= rss,
+            "{e}"
+        );
     }
     let after = c.stats().queued;
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -376,5 +415,26 @@ async fn the_memory_sampler_sends_rss_until_shutdown() {
         c.stats().queued,
         after,
         "the sampler stopped with the client"
+    );
+    assert!(c.start_memory_sampler(Duration::from_secs(1)).is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_memory_sampler_does_not_keep_a_dropped_client_alive() {
+    let (r, url) = recorder(vec![200]).await;
+    let c = Client::new(options(&url)).unwrap();
+    c.start_memory_sampler(Duration::from_millis(20)).unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // No shutdown, no guard: the last handle goes. The worker delivers what
+    // is queued and stops, and the sampler with it.
+    drop(c);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let delivered = r.batches.lock().unwrap().len();
+    assert!(delivered >= 1, "what was queued at the drop is delivered");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        r.batches.lock().unwrap().len(),
+        delivered,
+        "nothing sent after the last handle went"
     );
 }
