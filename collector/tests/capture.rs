@@ -12,8 +12,7 @@ mod common;
 use axum::body::Body;
 use axum::http::Request;
 use common::*;
-use futures_util::TryStreamExt;
-use mongodb::bson::{doc, RawDocument, RawDocumentBuf};
+use mongodb::bson::{RawDocument, RawDocumentBuf};
 use serde_json::json;
 use usagelens_collector::config::ServeConfig;
 
@@ -22,19 +21,6 @@ fn keys(doc: &RawDocument) -> Vec<String> {
     doc.iter()
         .map(|e| e.unwrap().0.to_owned())
         .collect::<Vec<_>>()
-}
-
-async fn raw_events(env: &TestEnv) -> Vec<RawDocumentBuf> {
-    env.store
-        .database()
-        .collection::<RawDocumentBuf>("events")
-        .find(doc! {})
-        .sort(doc! { "_id": 1 })
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap()
 }
 
 #[track_caller]
@@ -74,7 +60,7 @@ async fn enrichment_replaces_client_dimensions_of_the_same_name() {
         .unwrap();
     let r = env.send(req).await;
     assert_eq!(r.json["accepted"], 2, "{}", r.text);
-    let docs = raw_events(&env).await;
+    let docs = env.events_as::<RawDocumentBuf>().await;
     assert_eq!(docs.len(), 2);
     for d in &docs {
         let top = keys(d);
@@ -157,7 +143,7 @@ async fn without_a_browser_the_clients_dimensions_are_kept() {
         .unwrap();
     let r = env.send(req).await;
     assert_eq!(r.json["accepted"], 2, "{}", r.text);
-    let docs = raw_events(&env).await;
+    let docs = env.events_as::<RawDocumentBuf>().await;
     let first = docs[0].get_document("dims").unwrap();
     assert_eq!(
         keys(first),

@@ -138,8 +138,19 @@ impl TestEnv {
     }
 
     pub(crate) async fn events(&self) -> Vec<Document> {
+        self.events_as().await
+    }
+
+    /// The stored events in `_id` order, as `T` (`RawDocumentBuf` keeps a
+    /// document's keys exactly as stored, repeats included).
+    pub(crate) async fn events_as<T>(&self) -> Vec<T>
+    where
+        T: serde::de::DeserializeOwned + Send + Sync,
+    {
         use futures_util::TryStreamExt;
-        self.collection("events")
+        self.store
+            .database()
+            .collection::<T>("events")
             .find(doc! {})
             .sort(doc! { "_id": 1 })
             .await
