@@ -59,12 +59,18 @@ pub fn backoff_ms(attempt: u32, jitter: f64) -> f64 {
 /// Cuts `events` (each one event's JSON) into batch bodies of at most `max`
 /// bytes once wrapped as `head` + events joined by `,` + `tail`. An event too
 /// large for any body is skipped (its index returned), never sent.
-pub fn chunk(events: &[String], head: &str, tail: &str, max: usize) -> (Vec<String>, Vec<usize>) {
+pub fn chunk<E: AsRef<str>>(
+    events: &[E],
+    head: &str,
+    tail: &str,
+    max: usize,
+) -> (Vec<String>, Vec<usize>) {
     let mut bodies = Vec::new();
     let mut skipped = Vec::new();
     let mut cur = String::new();
     let overhead = head.len() + tail.len();
     for (i, e) in events.iter().enumerate() {
+        let e = e.as_ref();
         if overhead + e.len() > max {
             skipped.push(i);
             continue;

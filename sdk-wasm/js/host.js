@@ -20,7 +20,8 @@
     arr: function () { return []; },
     push: function (a, v) { a.push(v); },
     keys: function (o) {
-      return o !== null && typeof o === "object" && !Array.isArray(o) ? Object.keys(o) : [];
+      return o !== null && typeof o === "object" && !Array.isArray(o)
+        ? Object.keys(o).filter(function (k) { return get(o, k) != null; }) : [];
     },
     isArray: Array.isArray,
     json: function (v) { try { return JSON.stringify(v); } catch (e) { return ""; } },
@@ -58,9 +59,23 @@
         fetch(url, {
           method: "POST", body: body, keepalive: keepalive, mode: "cors", credentials: "omit",
           headers: { "content-type": "text/plain;charset=UTF-8" }
-        }).then(function (r) { done([r.status, r.headers.get("retry-after")]); },
-                function () { done([0, null]); });
+        }).then(function (r) {
+          var h = r.headers.get("retry-after");
+          // A 200 lists the events it refused in `rejected`.
+          r.json().then(function (a) { return a.rejected.length || 0; })
+            .then(null, function () { return 0; })
+            .then(function (n) { done([r.status, h, n]); });
+        }, function () { done([0, null]); });
       } catch (e) { setTimeout(function () { done([0, null]); }, 0); }
+    },
+    about: function (o) {
+      var d = g.document, n = g.navigator, s = g.screen;
+      try {
+        if (d && d.referrer) o.referrer = d.referrer.slice(0, 1024);
+        if (n && n.language) o.lang = n.language;
+        if (s && s.width) o.screen = s.width + "x" + s.height;
+        if (g.innerWidth) o.viewport = g.innerWidth + "x" + g.innerHeight;
+      } catch (e) {}
     },
     send: function (url, body) {
       try { return !!navigator.sendBeacon(url, body); } catch (e) { return false; }

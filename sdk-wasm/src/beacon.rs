@@ -27,10 +27,12 @@ mod timing;
 mod values;
 
 use alloc::string::String;
+use alloc::vec::Vec;
 
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
 
+use usagelens_protocol::limits::MAX_DIMS_PER_EVENT;
 use usagelens_protocol::names::is_valid_type;
 
 use self::delivery::{record, send_all_by_beacon};
@@ -38,8 +40,9 @@ use self::state::{
     count_refused, exists, flag, replace_state, with, Config, State, ON_CHANGE, ON_CLICK, ON_LCP,
     ON_LONGTASKS, ON_PAGEHIDE, ON_POSTED, ON_RESTORE, ON_ROUTE, ON_SUBMIT, ON_TICK, ON_VISIBILITY,
 };
-use self::values::{sanitize_metrics, sanitize_props};
+use self::values::{sanitize_metrics, sanitize_props, CONTEXT_DIMS};
 use crate::host::{self, document, get, get_str, global, now, obj, set};
+use crate::naming::clip;
 use crate::page::PageLocal;
 use crate::queue::BoundedQueue;
 use crate::timing::GcEstimate;
@@ -50,10 +53,16 @@ pub use self::timing::mark;
 
 static LISTENING: PageLocal<bool> = PageLocal::new(false);
 
+/// The page's path, with a hash route (`#/…`, `#!…`) when the app routes
+/// with the URL hash; other fragments (`#section`) are not part of it.
 fn location_path() -> String {
-    get(&global(), "location")
-        .and_then(|l| get_str(&l, "pathname"))
-        .unwrap_or_default()
+    let loc = get(&global(), "location").unwrap_or(JsValue::UNDEFINED);
+    let mut path = get_str(&loc, "pathname").unwrap_or_default();
+    if let Some(hash) = get_str(&loc, "hash").filter(|h| h.starts_with("#/") || h.starts_with("#!"))
+    {
+        path.push_str(&hash);
+    }
+    clip(&path).into()
 }
 
 fn privacy_opt_out() -> bool {
@@ -86,6 +95,10 @@ pub fn start_beacon(config: JsValue) -> bool {
         let state = State {
             queue: BoundedQueue::new(cfg.max_queue),
             dims: obj(),
+            ndims: 0,
+            ctx: 0,
+            ctx_used: false,
+            contexts: Vec::new(),
             anon: String::new(),
             session: host::hex(8),
             last_activity: t,
@@ -112,7 +125,12 @@ pub fn start_beacon(config: JsValue) -> bool {
             cfg,
         };
         replace_state(Some(state));
-        record("page", obj(), obj());
+        // The loader records the page view itself (`deferView`), after the
+        // `identify`, `set` and `unset` calls the page made before the beacon
+        // loaded: they describe this page view.
+        if !flag(&config, "deferView", false) {
+            record("page", obj(), obj());
+        }
         // localStorage in a task of its own: a cold first access costs
         // milliseconds, which start-up does not wait for.
         host::after(0.0, ON_RESTORE);
@@ -122,12 +140,23 @@ pub fn start_beacon(config: JsValue) -> bool {
 }
 
 /// `usagelens.track(type, props, metrics)`: a custom (or standard) event.
+/// Refused, and counted in `stats().refused`, when the type, a prop or a
+/// metric is not one the protocol accepts, or when the props with the
+/// `set()` dimensions and the beacon's context would pass its 64 dimensions
+/// (the collector would reject the event).
 #[wasm_bindgen]
 pub fn track(kind: JsValue, props: JsValue, metrics: JsValue) {
-    match kind.as_string().filter(|k| is_valid_type(k)) {
-        Some(kind) => record(&kind, sanitize_props(&props), sanitize_metrics(&metrics)),
-        None => count_refused(),
+    if let (Some(kind), Some((props, n)), Some(metrics)) = (
+        kind.as_string().filter(|k| is_valid_type(k)),
+        sanitize_props(&props),
+        sanitize_metrics(&metrics),
+    ) {
+        // `page` and `view` are added to every event.
+        if with(|s| n + 2 + CONTEXT_DIMS + s.ndims <= MAX_DIMS_PER_EVENT) == Some(true) {
+            return record(&kind, props, metrics);
+        }
     }
+    count_refused();
 }
 
 /// `usagelens.stats()`: `{enabled, queued, dropped, sent, refused, sampled}`:
@@ -248,6 +277,7 @@ fn listen_once() {
     host::listen(&d, "submit", ON_SUBMIT);
     host::listen(&d, "visibilitychange", ON_VISIBILITY);
     host::listen(&w, "popstate", ON_ROUTE);
+    host::listen(&w, "hashchange", ON_ROUTE);
     host::listen(&w, "pagehide", ON_PAGEHIDE);
     if let Some(history) = get(&w, "history") {
         host::wrap(&history, "pushState", ON_ROUTE);

@@ -40,7 +40,8 @@ extern "C" {
     pub(crate) fn arr() -> JsValue;
     /// `a.push(v)`.
     pub(crate) fn push(a: &JsValue, v: &JsValue);
-    /// `Object.keys(o)` for a plain object (not an array), else `[]`.
+    /// `Object.keys(o)` for a plain object (not an array), else `[]`;
+    /// names whose value is `undefined` or `null` left out.
     pub(crate) fn keys(o: &JsValue) -> JsValue;
     /// `Array.isArray(v)`.
     #[wasm_bindgen(js_name = isArray)]
@@ -67,9 +68,14 @@ extern "C" {
     pub(crate) fn observe(kind: &str, id: u32);
     /// Wraps the method `o[k]`: the page's call runs unchanged, then `dispatch(id)`.
     pub(crate) fn wrap(o: &JsValue, k: &str, id: u32);
-    /// `fetch` POST of `body` as `text/plain`; then `dispatch(id, [status, retryAfter])`
-    /// (status 0 for a network error).
+    /// `fetch` POST of `body` as `text/plain`; then `dispatch(id, [status,
+    /// retryAfter, rejected])` (status 0 for a network error; `rejected` the
+    /// length of the JSON answer's `rejected` list, 0 without one).
     pub(crate) fn post(url: &str, body: &str, keepalive: bool, id: u32);
+    /// What the page says about the browser, into `o`: `referrer` (unless
+    /// empty, at most 1024 characters: URLs are ASCII), `lang`, `screen` and
+    /// `viewport` (`<width>x<height>`).
+    pub(crate) fn about(o: &JsValue);
     /// `navigator.sendBeacon(url, body)`: whether the browser took it.
     pub(crate) fn send(url: &str, body: &str) -> bool;
 }

@@ -56,6 +56,13 @@
 // `no_std` in the browser (the shipped beacon links no `std`, see
 // `page.rs`); natively, for the unit tests of the pure modules, with `std`.
 #![cfg_attr(target_arch = "wasm32", no_std)]
+// The shipped build (`cargo xtask beacon`) sets `usagelens_trap_oom` and lets
+// this one crate use `alloc_error_handler` (`RUSTC_BOOTSTRAP=usagelens_beacon`):
+// see `page.rs` and docs/adr/008-beacon-allocation-error-handler.md.
+#![cfg_attr(
+    all(target_arch = "wasm32", feature = "standalone", usagelens_trap_oom),
+    feature(alloc_error_handler)
+)]
 
 #[cfg(any(target_arch = "wasm32", test))]
 extern crate alloc;

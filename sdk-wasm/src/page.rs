@@ -54,4 +54,15 @@ mod standalone {
     fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
         core::arch::wasm32::unreachable()
     }
+
+    /// An allocation the allocator cannot serve traps too. `alloc`'s own
+    /// handler formats "memory allocation of {size} bytes failed", which
+    /// keeps integer formatting (600 B gzipped of `core::fmt`) in the wasm
+    /// for a message no one reads. Only the shipped build sets the cfg
+    /// (ADR 008); without it the beacon behaves the same, a little larger.
+    #[cfg(usagelens_trap_oom)]
+    #[alloc_error_handler]
+    fn out_of_memory(_: core::alloc::Layout) -> ! {
+        core::arch::wasm32::unreachable()
+    }
 }

@@ -46,7 +46,15 @@ const LIB: &str = "usagelens_beacon";
 /// wasm-bindgen keeps JS values in a small array in the glue rather than an
 /// externref table. The wasm is 4% smaller, and any binaryen can optimize it
 /// (108, Debian 12's, corrupts the export of an externref table).
-const RUSTFLAGS: &str = "-Ctarget-feature=-reference-types";
+///
+/// `usagelens_trap_oom` gives the beacon an allocation-error handler that
+/// traps (`sdk-wasm/src/page.rs`), which needs the unstable
+/// `alloc_error_handler`: [`BOOTSTRAP_CRATES`] allows it in that one crate
+/// (ADR 008).
+const RUSTFLAGS: &str = "-Ctarget-feature=-reference-types\x1f--cfg\x1fusagelens_trap_oom";
+/// `RUSTC_BOOTSTRAP` for the beacon build: unstable features in the beacon's
+/// own crate only (no dependency sees a nightly compiler).
+const BOOTSTRAP_CRATES: &str = "usagelens_beacon";
 
 /// The directory the beacon is built into.
 fn out_dir() -> PathBuf {
@@ -69,7 +77,8 @@ pub(crate) fn build_beacon() -> Result<PathBuf> {
             "--profile",
             PROFILE,
         ])
-        .env("CARGO_ENCODED_RUSTFLAGS", RUSTFLAGS))?;
+        .env("CARGO_ENCODED_RUSTFLAGS", RUSTFLAGS)
+        .env("RUSTC_BOOTSTRAP", BOOTSTRAP_CRATES))?;
     let wasm = target_dir()
         .join(TARGET)
         .join(PROFILE)

@@ -12,7 +12,7 @@ use usagelens_protocol::delivery::{backoff_ms, chunk, classify, Outcome, MAX_ATT
 use usagelens_protocol::limits::MAX_BEACON_BYTES;
 
 use super::identity::{context, persist_session, restore, touch};
-use super::state::{with, State, ON_POSTED};
+use super::state::{with, Queued, State, ON_POSTED};
 use crate::host::{self, at, get, len, now, obj, set};
 use crate::page::PageLocal;
 
@@ -21,21 +21,28 @@ const MAX_FETCH_BYTES: usize = 60 * 1024;
 
 static SEQ: PageLocal<u16> = PageLocal::new(0);
 
-/// `usagelens.flush()`: sends what is queued now.
+/// `usagelens.flush()`: sends what is queued now: the oldest events of one
+/// context (as many as fit one `fetch` body), one batch at a time.
 #[wasm_bindgen]
 pub fn flush() {
     let t = now();
     let job = with(|s| {
-        if s.inflight.is_some() || s.queue.is_empty() || t < s.not_before {
+        if s.inflight.is_some() || t < s.not_before {
             return None;
         }
         s.last_flush = t;
-        let head = envelope_head(s);
-        // As many of the oldest events as fit one `fetch` body (at least one).
+        let Some(ctx) = s.queue.iter().next().map(|e| e.ctx) else {
+            // Nothing queued, nothing in flight: no earlier context is needed.
+            s.contexts.clear();
+            return None;
+        };
+        let head = envelope_head(s, ctx);
+        // As many of the oldest events of that context as fit one `fetch`
+        // body (at least one).
         let mut size = head.len() + 2;
         let mut n = 0;
-        for e in s.queue.iter() {
-            size += e.len() + 1;
+        for e in s.queue.iter().take_while(|e| e.ctx == ctx) {
+            size += e.json.len() + 1;
             if n > 0 && size > MAX_FETCH_BYTES {
                 break;
             }
@@ -54,19 +61,24 @@ pub fn flush() {
     }
 }
 
-/// A `fetch` finished: `[status, retryAfter]` (status 0: a network error).
+/// A `fetch` finished: `[status, retryAfter, body]` (status 0: a network
+/// error; `body` the parsed JSON answer, if any). Events a 200 lists in
+/// `rejected` count as refused, not sent.
 pub(super) fn on_posted(result: &JsValue) {
     let status = at(result, 0).as_f64().unwrap_or(0.0) as u16;
     let retry_after = at(result, 1).as_string();
+    let rejected = at(result, 2).as_f64().unwrap_or(0.0) as usize;
     let outcome = classify(status, retry_after.as_deref());
-    with(|s| {
+    let more = with(|s| {
         let Some(batch) = s.inflight.take() else {
-            return;
+            return false;
         };
         let n = batch.len();
         match outcome {
             Outcome::Done => {
-                s.sent += n as u64;
+                let rejected = rejected.min(n);
+                s.sent += (n - rejected) as u64;
+                s.refused += rejected as u64;
                 s.attempts = 0;
             }
             Outcome::Drop => {
@@ -88,7 +100,14 @@ pub(super) fn on_posted(result: &JsValue) {
                 }
             }
         }
+        !s.queue.is_empty()
     });
+    // A flush sends everything queued, one batch after the other (events of
+    // another context, or past one body); after a pause or a backoff,
+    // `not_before` holds the next one back.
+    if more == Some(true) {
+        flush();
+    }
 }
 
 /// Whole milliseconds of a (positive) epoch time.
@@ -143,7 +162,8 @@ pub(super) fn record(kind: &str, props: JsValue, metrics: JsValue) {
         }
         let json = host::json(&e);
         if !json.is_empty() {
-            s.queue.push(json);
+            s.ctx_used = true;
+            s.queue.push(Queued { ctx: s.ctx, json });
         }
         s.queue.len() >= s.cfg.flush_at
     });
@@ -152,44 +172,50 @@ pub(super) fn record(kind: &str, props: JsValue, metrics: JsValue) {
     }
 }
 
-/// The batch's JSON up to its events, for a batch about to be sent: the
-/// stored ids are read first if they are not yet, and the session's last
-/// activity is stored for the next page.
-fn envelope_head(s: &mut State) -> String {
+/// The batch's JSON up to its events, for a batch of context `ctx` about to
+/// be sent: the stored ids are read first if they are not yet, and the
+/// session's last activity is stored for the next page.
+fn envelope_head(s: &mut State, ctx: u32) -> String {
     restore(s);
     persist_session(s);
     let head = obj();
     set(&head, "app", s.cfg.app.as_str());
     set(&head, "key", s.cfg.key.as_str());
     set(&head, "sent_at", floor_ms(now()));
-    set(&head, "context", context(s));
     let mut json = host::json(&head);
-    // `{…}` becomes `{…,"events":[`: the events follow, then `]}`.
+    // `{…}` becomes `{…,"context":{…},"events":[`: the events follow, then `]}`.
     json.pop();
+    json.push_str(",\"context\":");
+    match s.contexts.iter().find(|(c, _)| *c == ctx) {
+        Some((_, earlier)) => json.push_str(earlier),
+        None => json.push_str(&host::json(&context(s))),
+    }
     json.push_str(",\"events\":[");
     json
 }
 
-/// Everything queued through `navigator.sendBeacon`, in bodies under 64 KiB.
-/// A beacon the browser refuses stays queued.
+/// Everything queued through `navigator.sendBeacon`, one context at a time
+/// (oldest first), in bodies under 64 KiB. What the browser refuses stays
+/// queued: the next flush sends it.
 pub(super) fn send_all_by_beacon() {
-    let job = with(|s| {
-        let head = envelope_head(s);
-        let events = s.queue.take(usize::MAX);
-        let (bodies, skipped) = chunk(&events, &head, "]}", MAX_BEACON_BYTES - 512);
+    while let Some((url, bodies, skipped, run)) = with(|s| {
+        let ctx = s.queue.iter().next()?.ctx;
+        let n = s.queue.iter().take_while(|e| e.ctx == ctx).count();
+        let head = envelope_head(s, ctx);
+        let run = s.queue.take(n);
+        let (bodies, skipped) = chunk(&run, &head, "]}", MAX_BEACON_BYTES - 512);
         s.queue.count_dropped(skipped.len());
-        (s.cfg.endpoint.clone(), bodies, events)
-    });
-    let Some((url, bodies, events)) = job else {
-        return;
-    };
-    // Stop at the first refusal: the rest would be refused too.
-    let refused = !bodies.iter().all(|body| host::send(&url, body));
-    if refused {
-        // Keep them: the next flush sends them.
-        with(|s| s.queue.requeue(events));
-    } else {
-        let n = events.len() as u64;
-        with(|s| s.sent += n);
+        Some((s.cfg.endpoint.clone(), bodies, skipped.len(), run))
+    })
+    .flatten()
+    {
+        // Stop at the first refusal: the rest would be refused too.
+        if bodies.iter().all(|body| host::send(&url, body)) {
+            let n = (run.len() - skipped) as u64;
+            with(|s| s.sent += n);
+        } else {
+            with(|s| s.queue.requeue(run));
+            break;
+        }
     }
 }

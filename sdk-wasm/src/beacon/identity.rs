@@ -1,6 +1,12 @@
 //! Who and where: the `anon`, session and user ids (kept in localStorage
 //! across page loads), the `set` dimensions, and the context every batch
 //! carries. `usagelens.identify`, `set` and `unset` live here.
+//!
+//! An event keeps the context it happened in: each change (`identify`,
+//! `set`, `unset`, a new session) starts a new context ([`new_context`]),
+//! and the one before is kept as JSON while queued events still need it, so
+//! a batch sent (or retried) later carries the user and dimensions of its
+//! events' time, not of the time it is sent.
 
 use alloc::borrow::ToOwned;
 use alloc::string::String;
@@ -11,11 +17,8 @@ use wasm_bindgen::JsValue;
 use usagelens_protocol::names::is_valid_name;
 
 use super::state::{count_refused, with, State};
-use super::values::dim_value;
-use crate::host::{
-    self, call, call0, call_str, document, entries, get, get_f64, get_str, global, number_string,
-    obj, set,
-};
+use super::values::{dim_value, MAX_SET_DIMENSIONS};
+use crate::host::{self, call, call0, call_str, entries, get, global, number_string, obj, set};
 use crate::naming::clip;
 
 /// A session ends after 30 minutes without an event.
@@ -58,23 +61,51 @@ pub fn identify(user: JsValue) {
     with(|s| {
         // The stored ids first, so the stored user cannot replace this one.
         restore(s);
-        store(USER_KEY, user.as_deref());
-        s.user = user;
+        if s.user != user {
+            new_context(s);
+            store(USER_KEY, user.as_deref());
+            s.user = user;
+        }
     });
 }
 
+/// The context is about to change: the current one is kept for the events
+/// already queued (or in flight) in it, and later events get a new one.
+pub(super) fn new_context(s: &mut State) {
+    if s.ctx_used {
+        // It must hold the stored ids: read first, if they are not yet.
+        restore(s);
+        let json = host::json(&context(s));
+        s.contexts.push((s.ctx, json));
+        s.ctx_used = false;
+    }
+    s.ctx = s.ctx.wrapping_add(1);
+}
+
 /// `usagelens.set(dimension, value)`: a dimension on every later event;
-/// an array makes it multi-valued.
+/// an array makes it multi-valued. Refused (and counted in
+/// `stats().refused`) for an invalid name or value, or a new name past
+/// [`MAX_SET_DIMENSIONS`].
 #[wasm_bindgen(js_name = set)]
 pub fn set_dimension(name: JsValue, value: JsValue) {
-    match (
+    let ok = match (
         name.as_string().filter(|n| is_valid_name(n)),
         dim_value(&value),
     ) {
-        (Some(name), Some(value)) => {
-            with(|s| set(&s.dims, &name, value));
-        }
-        _ => count_refused(),
+        (Some(name), Some(value)) => with(|s| {
+            let new = get(&s.dims, &name).is_none();
+            if new && s.ndims >= MAX_SET_DIMENSIONS {
+                return false;
+            }
+            new_context(s);
+            s.ndims += usize::from(new);
+            set(&s.dims, &name, value);
+            true
+        }),
+        _ => Some(false),
+    };
+    if ok == Some(false) {
+        count_refused();
     }
 }
 
@@ -82,14 +113,21 @@ pub fn set_dimension(name: JsValue, value: JsValue) {
 #[wasm_bindgen]
 pub fn unset(name: JsValue) {
     if let Some(name) = name.as_string() {
-        // `undefined`: JSON leaves the name out of every later batch.
-        with(|s| set(&s.dims, &name, JsValue::UNDEFINED));
+        with(|s| {
+            if get(&s.dims, &name).is_some() {
+                new_context(s);
+                s.ndims -= 1;
+                // `undefined`: JSON leaves the name out of every later batch.
+                set(&s.dims, &name, JsValue::UNDEFINED);
+            }
+        });
     }
 }
 
 /// An event at `t`: after 30 minutes without one, a new session starts.
 pub(super) fn touch(s: &mut State, t: f64) {
     if t - s.last_activity >= SESSION_IDLE_MS {
+        new_context(s);
         s.session = host::hex(8);
     }
     s.last_activity = t;
@@ -141,24 +179,8 @@ pub(super) fn context(s: &State) -> JsValue {
     if let Some(u) = &s.user {
         set(&c, "user", u.as_str());
     }
+    host::about(&c);
     let w = global();
-    if let Some(r) = document()
-        .and_then(|d| get_str(&d, "referrer"))
-        .filter(|r| !r.is_empty())
-    {
-        set(&c, "referrer", clip(&r));
-    }
-    if let Some(l) = get(&w, "navigator").and_then(|n| get(&n, "language")) {
-        set(&c, "lang", l);
-    }
-    if let Some(screen) = get(&w, "screen") {
-        if let (Some(sw), Some(sh)) = (get_f64(&screen, "width"), get_f64(&screen, "height")) {
-            set(&c, "screen", dims_str(sw, sh));
-        }
-    }
-    if let (Some(vw), Some(vh)) = (get_f64(&w, "innerWidth"), get_f64(&w, "innerHeight")) {
-        set(&c, "viewport", dims_str(vw, vh));
-    }
     if let Some(tz) = get(&w, "Intl")
         .map(|intl| call0(&intl, "DateTimeFormat"))
         .map(|f| call0(&f, "resolvedOptions"))
@@ -167,11 +189,4 @@ pub(super) fn context(s: &State) -> JsValue {
         set(&c, "tz", tz);
     }
     c
-}
-
-fn dims_str(w: f64, h: f64) -> String {
-    let mut s = number_string(w);
-    s.push('x');
-    s.push_str(&number_string(h));
-    s
 }

@@ -29,6 +29,20 @@ pub(super) const ON_LCP: u32 = 9;
 pub(super) const ON_POSTED: u32 = 10;
 pub(super) const ON_RESTORE: u32 = 11;
 
+/// An event waiting to be sent: its JSON, and the context it happened in.
+#[derive(Debug)]
+pub(super) struct Queued {
+    /// The [`State::ctx`] at the time of the event.
+    pub(super) ctx: u32,
+    pub(super) json: String,
+}
+
+impl AsRef<str> for Queued {
+    fn as_ref(&self) -> &str {
+        &self.json
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(super) struct Config {
     pub(super) app: String,
@@ -86,8 +100,19 @@ impl Config {
 #[derive(Debug)]
 pub(super) struct State {
     pub(super) cfg: Config,
-    pub(super) queue: BoundedQueue<String>,
+    pub(super) queue: BoundedQueue<Queued>,
+    /// The `set()` dimensions now (`undefined` once unset).
     pub(super) dims: JsValue,
+    /// How many of them are set.
+    pub(super) ndims: usize,
+    /// The context now: bumped by `identify`, `set`, `unset` and a new
+    /// session, so each event keeps the context it happened in.
+    pub(super) ctx: u32,
+    /// An event was recorded in the context now.
+    pub(super) ctx_used: bool,
+    /// The batch `context` JSON of earlier contexts that queued or in-flight
+    /// events still need (the current one is read live at send time).
+    pub(super) contexts: Vec<(u32, String)>,
     /// `""` until [`super::identity::restore`] has read (or made) it.
     pub(super) anon: String,
     pub(super) session: String,
@@ -102,7 +127,7 @@ pub(super) struct State {
     pub(super) page: String,
     pub(super) sampled: bool,
     /// The batch `fetch` is sending (one at a time).
-    pub(super) inflight: Option<Vec<String>>,
+    pub(super) inflight: Option<Vec<Queued>>,
     pub(super) not_before: f64,
     pub(super) attempts: u32,
     pub(super) last_flush: f64,

@@ -3,6 +3,7 @@
 
 use wasm_bindgen::JsValue;
 
+use usagelens_protocol::limits::MAX_METRICS_PER_EVENT;
 use usagelens_protocol::names::is_valid_name;
 
 use crate::host::{self, at, entries, len, obj, set};
@@ -34,30 +35,45 @@ pub(super) fn dim_value(v: &JsValue) -> Option<JsValue> {
     None
 }
 
-pub(super) fn sanitize_props(props: &JsValue) -> JsValue {
+/// Most `set()` dimensions at once. With the context the beacon adds
+/// ([`CONTEXT_DIMS`]) and the props of its own events (at most 12, with
+/// `page` and `view`), an event stays under the protocol's 64 dimensions.
+pub(super) const MAX_SET_DIMENSIONS: usize = 40;
+/// The context dimensions the beacon itself adds: `anon`, `session`, `user`,
+/// `referrer`, `lang`, `screen`, `viewport`, `tz`.
+pub(super) const CONTEXT_DIMS: usize = 8;
+
+/// `track()`'s props as sent and how many, or `None` (the call is refused)
+/// when a name or a value is not one the protocol accepts. `undefined` and
+/// `null` values leave the name out (`host::keys` skips them).
+pub(super) fn sanitize_props(props: &JsValue) -> Option<(JsValue, usize)> {
     let out = obj();
     let mut n = 0;
+    let mut ok = true;
     entries(props, |name, value| {
-        if n < 48 && is_valid_name(&name) {
-            if let Some(v) = dim_value(&value) {
+        match dim_value(&value).filter(|_| is_valid_name(&name)) {
+            Some(v) => {
                 set(&out, &name, v);
                 n += 1;
             }
+            None => ok = false,
         }
     });
-    out
+    ok.then_some((out, n))
 }
 
-pub(super) fn sanitize_metrics(metrics: &JsValue) -> JsValue {
+/// `track()`'s metrics, or `None` (the call is refused) for a bad name, a
+/// value that is not a finite number, or more than the protocol's 64.
+pub(super) fn sanitize_metrics(metrics: &JsValue) -> Option<JsValue> {
     let out = obj();
     let mut n = 0;
+    let mut ok = true;
     entries(metrics, |name, value| {
         n += 1;
-        if let Some(v) = value.as_f64() {
-            if n <= 64 && is_valid_name(&name) && v.is_finite() {
-                set(&out, &name, v);
-            }
+        match value.as_f64() {
+            Some(v) if v.is_finite() && is_valid_name(&name) => set(&out, &name, v),
+            _ => ok = false,
         }
     });
-    out
+    (ok && n <= MAX_METRICS_PER_EVENT).then_some(out)
 }
