@@ -415,16 +415,23 @@ async fn anon_session_and_user_persist_across_page_views() {
     assert_eq!(later["anon"], anon.as_str());
     assert_ne!(later["session"], session.as_str());
 
-    // A stored user comes back; `identify` before the ids are read wins.
+    // A stored user comes back; `identify` before the ids are read replaces
+    // it from then on (the page view, recorded before, stays the stored user's).
     ls.set_item("usagelens:user", "u-stored").unwrap();
     let ctx = context_of_next_page_view(&opts).await;
     assert_eq!(ctx["user"], "u-stored");
     install_mocks(Array::of1(&200.into()), true);
     let b = start(&opts);
     b.identify("u-new".into());
+    b.track("after".into(), JsValue::NULL, JsValue::NULL);
     b.flush();
     sleep(30).await;
-    assert_eq!(bodies(requests())[0]["context"]["user"], "u-new");
+    let sent = bodies(requests());
+    assert_eq!(sent.len(), 2, "a batch per context: {sent:?}");
+    assert_eq!(sent[0]["context"]["user"], "u-stored");
+    assert_eq!(sent[0]["events"][0]["type"], "page");
+    assert_eq!(sent[1]["context"]["user"], "u-new");
+    assert_eq!(sent[1]["events"][0]["type"], "after");
     assert_eq!(
         ls.get_item("usagelens:user").unwrap().as_deref(),
         Some("u-new")
@@ -449,14 +456,21 @@ async fn batching_at_flush_at_with_context() {
     assert_eq!(requests().length(), 0, "not yet: 2 of 3");
     let props = Object::new();
     Reflect::set(&props, &"format".into(), &"csv".into()).unwrap();
-    Reflect::set(&props, &"$where".into(), &"x".into()).unwrap();
     let metrics = Object::new();
     Reflect::set(&metrics, &"rows".into(), &1200.into()).unwrap();
-    b.track("export".into(), props.into(), metrics.into());
+    b.track("export".into(), props.clone().into(), metrics.into());
     sleep(50).await;
     let sent = bodies(requests());
-    assert_eq!(sent.len(), 1, "one batch at 3 events");
-    let batch = &sent[0];
+    // The page view came before `identify` and `set`: its own batch, sent first.
+    assert_eq!(
+        sent.len(),
+        2,
+        "the 3 events, one batch per context: {sent:?}"
+    );
+    assert!(sent[0]["context"].get("user").is_none(), "{}", sent[0]);
+    assert!(sent[0]["context"].get("roles").is_none(), "{}", sent[0]);
+    assert_eq!(sent[0]["events"][0]["type"], "page");
+    let batch = &sent[1];
     assert_eq!(batch["app"], "demo");
     assert_eq!(batch["key"], "wk_test");
     assert!(batch["sent_at"].as_f64().unwrap() > 1.7e12);
@@ -470,10 +484,6 @@ async fn batching_at_flush_at_with_context() {
     let types: Vec<&str> = evs.iter().map(|e| e["type"].as_str().unwrap()).collect();
     assert_eq!(types, ["page", "export", "export"]);
     assert_eq!(evs[2]["props"]["format"], "csv");
-    assert!(
-        evs[2]["props"].get("$where").is_none(),
-        "invalid names never leave the page"
-    );
     assert_eq!(evs[2]["metrics"]["rows"], 1200.0);
     let mut ids: Vec<&str> = evs.iter().map(|e| e["id"].as_str().unwrap()).collect();
     ids.sort();
@@ -482,6 +492,11 @@ async fn batching_at_flush_at_with_context() {
     assert_eq!(stat(&b, "sent"), 3.0);
     b.track("Not A Type".into(), JsValue::NULL, JsValue::NULL);
     assert_eq!(stat(&b, "refused"), 1.0);
+    // An invalid name refuses the whole call: it never leaves the page.
+    Reflect::set(&props, &"$where".into(), &"x".into()).unwrap();
+    b.track("export".into(), props.into(), JsValue::NULL);
+    assert_eq!(stat(&b, "refused"), 2.0);
+    assert_eq!(stat(&b, "queued"), 0.0);
     b.identify(JsValue::NULL);
 }
 
