@@ -11,7 +11,7 @@
 //! | top | `beacon.rs` (this file) | [`start_beacon`], `track`, `stats`, [`dispatch`], the listeners, the tick, page hide, page views |
 //! | capture | `clicks`, `choices`, `timing`, `memory` | one kind of event each (`click`, `choice`, `load`/`timing` and `mark`, `memory`) |
 //! | delivery | `delivery` | events built and queued, `fetch` batches, retries, `sendBeacon`, `flush` |
-//! | identity | `identity` | anon, session and user ids in localStorage, `identify`/`set`/`unset`, the batch context |
+//! | identity | `identity` | anon, session and user ids in localStorage, `identify`/`set`/`unset`, the contexts events keep |
 //! | bottom | `state`, `values` | config, the page's state and the dispatch ids; what the API accepts as values |
 //!
 //! Capture modules use `delivery` and `state`, never each other; `delivery`

@@ -11,14 +11,19 @@
 //! `js/host.js` and the wasm-bindgen glue, assembled and minified by `cargo
 //! xtask beacon`) instantiates the module and exposes
 //! `window.usagelens`: `track(type, props, metrics)`, `identify(user)`,
-//! `set(dimension, value)`, `unset(dimension)`, `mark(phase)`, `flush()`.
-//! Calls made before the module loads are queued and replayed.
+//! `set(dimension, value)`, `unset(dimension)`, `mark(phase)`, `flush()`,
+//! `choice(control, value, default, {form})` (the loader's sugar over
+//! `track`), `stats()`. Calls made before the module loads are queued and
+//! replayed (`identify`, `set`, `unset` first: they describe the page view).
+//! Each event keeps the context (user, `set` dimensions, session) it
+//! happened in; a call past the protocol's limits is refused and counted in
+//! `stats().refused` rather than sent to be rejected.
 //!
 //! | captured | event type | from |
 //! |---|---|---|
-//! | page views, SPA route changes | `page` | load, `history.pushState`/`replaceState`, `popstate` |
+//! | page views, SPA route changes | `page` | load, `history.pushState`/`replaceState`, `popstate`, `hashchange` to a hash route (`#/…`, `#!…`) |
 //! | widget clicks | `click` | `data-usage-widget`, else buttons, links, `[role=button]`, submit inputs, `summary` |
-//! | kept or changed defaults | `choice` | `change` of selects, radios, checkboxes; one per control on submit |
+//! | kept or changed defaults | `choice` | `change` of selects, radios, checkboxes; one per control on submit; `usagelens.choice` for custom controls |
 //! | the load-time breakdown | `load` | Navigation Timing Level 2, paint timing, LCP, `usagelens.mark` |
 //! | memory, GC, long tasks | `memory` | `performance.memory`, wasm memory, `longtask` entries |
 //!
