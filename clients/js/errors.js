@@ -35,6 +35,13 @@ NotFound.prototype.name = "NotFound";
 export class QueryTooSlow extends UsageLensError {}
 QueryTooSlow.prototype.name = "QueryTooSlow";
 
+/**
+ * 422 `store_too_old`: the query needs a newer MongoDB than the collector's
+ * store (percentiles need 7.0); the message names the version.
+ */
+export class StoreTooOld extends UsageLensError {}
+StoreTooOld.prototype.name = "StoreTooOld";
+
 /** Base of the errors that carry `retryAfter` (seconds, or null). */
 class RetryableError extends UsageLensError {
   /**
@@ -62,6 +69,9 @@ StoreUnavailable.prototype.name = "StoreUnavailable";
  */
 export class TransportError extends UsageLensError {}
 TransportError.prototype.name = "TransportError";
+
+/** Codes whose error class is not their status's. */
+const BY_CODE = new Map([["store_too_old", StoreTooOld]]);
 
 const BY_STATUS = new Map([
   [400, InvalidQuery],
@@ -120,7 +130,7 @@ export async function errorFromResponse(res, what) {
       (snippet ? `: ${snippet}` : "") +
       (status === 404 ? " (is the base URL the collector's, and does it serve this endpoint?)" : "");
   }
-  const Class = BY_STATUS.get(status) ?? UsageLensError;
+  const Class = (code && BY_CODE.get(code)) ?? BY_STATUS.get(status) ?? UsageLensError;
   return new Class(message, {
     status,
     code: code ?? `http_${status}`,

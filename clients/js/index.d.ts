@@ -248,6 +248,8 @@ export declare class Forbidden extends UsageLensError {}
 export declare class NotFound extends UsageLensError {}
 /** 422: the query ran over the collector's 30 s limit; narrow it. */
 export declare class QueryTooSlow extends UsageLensError {}
+/** 422 `store_too_old`: the query needs a newer MongoDB (percentiles: 7.0). */
+export declare class StoreTooOld extends UsageLensError {}
 
 /** 429: over a rate limit. */
 export declare class RateLimited extends UsageLensError {

@@ -12,6 +12,7 @@ import {
   InvalidQuery,
   NotFound,
   QueryTooSlow,
+  StoreTooOld,
   RateLimited,
   StoreUnavailable,
   TransportError,
@@ -187,6 +188,15 @@ describe("status mapping (through options.fetch)", { timeout: 120_000 }, () => {
     assert.match(err.message, /narrow/);
   });
 
+  it("422 store_too_old is StoreTooOld, not QueryTooSlow", async () => {
+    const c = answering(422, errorBody("store_too_old", "percentiles need MongoDB 7.0 or later; the store is 6.0.14"));
+    const err = await errorOf(c.query({ app: "alpha" }), StoreTooOld);
+    assert.ok(!(err instanceof QueryTooSlow));
+    assert.equal(err.status, 422);
+    assert.equal(err.code, "store_too_old");
+    assert.match(err.message, /7\.0/);
+  });
+
   it("429 is RateLimited with retryAfter, in seconds or from an HTTP date", async () => {
     let err = await errorOf(answering(429, errorBody("rate_limited", "slow down"), { "retry-after": "7" }).dimensions("a"), RateLimited);
     assert.equal(err.retryAfter, 7);
@@ -216,7 +226,7 @@ describe("arguments", { timeout: 120_000 }, () => {
     const mod = await import("../index.js");
     assert.deepEqual(Object.keys(mod).sort(), [
       "DEFAULT_TIMEOUT_MS", "Forbidden", "InvalidQuery", "NotFound", "QueryResult", "QueryTooSlow",
-      "RateLimited", "StoreUnavailable", "TransportError", "Unauthorized", "UsageClient", "UsageLensError",
+      "RateLimited", "StoreTooOld", "StoreUnavailable", "TransportError", "Unauthorized", "UsageClient", "UsageLensError",
     ]);
     assert.equal(mod.DEFAULT_TIMEOUT_MS, 60_000);
   });

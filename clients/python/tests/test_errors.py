@@ -15,6 +15,7 @@ from usagelens import (
     NotFound,
     QueryTooSlow,
     RateLimited,
+    StoreTooOld,
     StoreUnavailable,
     TransportError,
     Unauthorized,
@@ -121,6 +122,11 @@ def test_error_mapping_of_the_other_statuses() -> None:
     body = b'{"error":{"code":"query_too_slow","message":"the query ran over the 30 s limit"}}'
     e = error_from_response(422, body)
     assert isinstance(e, QueryTooSlow) and e.code == "query_too_slow" and e.message.startswith("the query ran")
+
+    body = b'{"error":{"code":"store_too_old","message":"percentiles need MongoDB 7.0 or later; the store is 6.0.14"}}'
+    e = error_from_response(422, body)
+    assert isinstance(e, StoreTooOld) and not isinstance(e, QueryTooSlow)
+    assert (e.status, e.code) == (422, "store_too_old") and "7.0" in e.message
 
     e = error_from_response(429, b'{"error":{"code":"rate_limited","message":"slow down"}}', retry_after="3")
     assert isinstance(e, RateLimited) and e.retry_after == 3 and e.status == 429

@@ -17,6 +17,7 @@ __all__ = [
     "Forbidden",
     "NotFound",
     "QueryTooSlow",
+    "StoreTooOld",
     "RateLimited",
     "StoreUnavailable",
     "InvalidResponse",
@@ -65,6 +66,11 @@ class QueryTooSlow(UsageLensError):
     """422: the query ran over the server's time limit; narrow it."""
 
 
+class StoreTooOld(UsageLensError):
+    """422 ``store_too_old``: the query needs a newer MongoDB than the
+    collector's store (percentiles need 7.0); the message names the version."""
+
+
 class _RetryAfter(UsageLensError):
     def __init__(
         self,
@@ -101,6 +107,9 @@ class TransportError(UsageLensError, ConnectionError):
 class TruncatedResponse(TransportError):
     """The answer stopped early: a streamed page ended in the middle of a line."""
 
+
+#: Codes whose error class is not their status's.
+_BY_CODE: dict[str, type[UsageLensError]] = {"store_too_old": StoreTooOld}
 
 _BY_STATUS: dict[int, type[UsageLensError]] = {
     400: InvalidQuery,
@@ -146,7 +155,7 @@ def error_from_response(status: int, body: bytes, *, retry_after: str | None = N
         message = text[:500] if text else (f"{what} answered {status}" if what else f"HTTP {status}")
         if status == 404 and not text and what:
             message = f"{what} answered 404: the collector has no such endpoint (older than this client?)"
-    cls = _BY_STATUS.get(status, UsageLensError)
+    cls = _BY_CODE.get(code) or _BY_STATUS.get(status, UsageLensError)
     if issubclass(cls, _RetryAfter):
         return cls(message, status=status, code=code, retry_after=_retry_after(retry_after))
     return cls(message, status=status, code=code)
