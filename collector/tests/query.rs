@@ -683,3 +683,105 @@ async fn the_read_api_allows_browsers_on_any_origin_with_a_token() {
     assert_eq!(r.status, 401);
     env.drop_db().await;
 }
+
+#[tokio::test]
+async fn hour_and_weekday_group_and_filter_in_the_query_time_zone() {
+    let env = TestEnv::new().await;
+    let token = env.app.read_token.clone();
+    let evs = dataset();
+    load(&env, &evs).await;
+    // Berlin: UTC+1 until 2026-03-29T01:00Z, UTC+2 after.
+    let dst = 1_774_746_000_000_i64;
+    let local = |ts: i64| ts + if ts < dst { 3_600_000 } else { 7_200_000 };
+    let hour = |ts: i64| local(ts).rem_euclid(86_400_000) / 3_600_000;
+    // 1970-01-01 was a Thursday (ISO 4).
+    let weekday = |ts: i64| (local(ts).div_euclid(86_400_000) + 3).rem_euclid(7) + 1;
+
+    let mut want: BTreeMap<(i64, i64), u64> = BTreeMap::new();
+    for e in &evs {
+        *want.entry((weekday(e.ts), hour(e.ts))).or_default() += 1;
+    }
+    let r = query(
+        &env,
+        &token,
+        json!({"app": "demo", "group_by": ["weekday", "hour"], "tz": "Europe/Berlin",
+               "order_by": [{"by": "weekday"}, {"by": "hour"}]}),
+    )
+    .await;
+    assert_eq!(r.json["columns"], json!(["weekday", "hour", "count"]));
+    let got: Vec<((i64, i64), u64)> = rows(&r)
+        .iter()
+        .map(|row| {
+            (
+                (row[0].as_i64().unwrap(), row[1].as_i64().unwrap()),
+                row[2].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, want.into_iter().collect::<Vec<_>>());
+    let days: BTreeSet<i64> = evs.iter().map(|e| weekday(e.ts)).collect();
+    assert_eq!(
+        days,
+        BTreeSet::from([1, 6, 7]),
+        "Saturday noon to Monday noon (UTC)"
+    );
+
+    // A workday morning in Berlin: Monday to Friday, 09:00 to 12:00.
+    let morning = evs
+        .iter()
+        .filter(|e| (1..=5).contains(&weekday(e.ts)) && (9..12).contains(&hour(e.ts)))
+        .count();
+    assert!(morning > 0);
+    let r = query(
+        &env,
+        &token,
+        json!({"app": "demo", "tz": "Europe/Berlin", "where": [
+            {"dim": "weekday", "op": "in", "value": [1, 2, 3, 4, 5]},
+            {"dim": "hour", "op": "gte", "value": 9},
+            {"dim": "hour", "op": "lt", "value": 12}]}),
+    )
+    .await;
+    assert_eq!(rows(&r), vec![vec![json!(morning)]]);
+    // The same hours in UTC are other events.
+    let utc_morning = evs
+        .iter()
+        .filter(|e| {
+            let h = e.ts.rem_euclid(86_400_000) / 3_600_000;
+            (9..12).contains(&h) && e.ts >= T0 + 36 * 3_600_000
+        })
+        .count();
+    let r = query(
+        &env,
+        &token,
+        json!({"app": "demo", "where": [
+            {"dim": "weekday", "op": "nin", "value": [6, 7]},
+            {"dim": "hour", "op": "gte", "value": 9},
+            {"dim": "hour", "op": "lt", "value": 12}]}),
+    )
+    .await;
+    assert_eq!(rows(&r), vec![vec![json!(utc_morning)]]);
+
+    for (filter, what) in [
+        (
+            json!({"dim": "hour", "op": "eq", "value": 24}),
+            "where[0]: `hour` is a whole number from 0 to 23",
+        ),
+        (
+            json!({"dim": "weekday", "op": "eq", "value": "Mon"}),
+            "1 is Monday",
+        ),
+        (
+            json!({"dim": "hour", "op": "in", "value": 3}),
+            "where[0]: `in` takes an array",
+        ),
+        (
+            json!({"dim": "weekday", "op": "gt", "value": 2.5}),
+            "from 1 to 7",
+        ),
+    ] {
+        let r = query(&env, &token, json!({"app": "demo", "where": [filter]})).await;
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert!(r.message().contains(what), "{what}: {}", r.message());
+    }
+    env.drop_db().await;
+}

@@ -4,6 +4,10 @@
 //! multi-valued dimension), `$group` with the measures' accumulators,
 //! `$project`, `$sort`, `$limit`. Every name was checked when the request
 //! was read, so nothing a client sends becomes an operator or a path.
+//!
+//! `hour` and `weekday` are derived dimensions: computed from `ts` in the
+//! query's `tz` (`$hour`, `$isoDayOfWeek`), grouped and filtered like any
+//! other, never stored.
 
 use mongodb::bson::{doc, Bson, Document};
 
@@ -49,6 +53,76 @@ fn dim_path(name: &str) -> String {
     }
 }
 
+/// A derived dimension's expression, for `hour` (0–23) and `weekday` (ISO:
+/// 1 = Monday … 7 = Sunday), in `tz`; `None` for a stored dimension.
+fn derived(name: &str, tz: &str) -> Option<(Bson, i64, i64)> {
+    let arg = doc! { "date": "$ts", "timezone": tz };
+    match name {
+        "hour" => Some((Bson::Document(doc! { "$hour": arg }), 0, 23)),
+        "weekday" => Some((Bson::Document(doc! { "$isoDayOfWeek": arg }), 1, 7)),
+        _ => None,
+    }
+}
+
+/// The query's time zone, checked: an IANA name, default UTC.
+fn time_zone(q: &QueryRequest) -> Result<&str, QueryError> {
+    let tz = q.tz.as_deref().unwrap_or("UTC");
+    if tz.is_empty() || tz.len() > 64 || tz.contains('$') {
+        return Err(invalid(
+            "tz: give an IANA time zone name, like Europe/Berlin",
+        ));
+    }
+    Ok(tz)
+}
+
+/// A `where` entry on a derived dimension, as an `$expr`: its values are
+/// whole numbers in the dimension's range.
+fn derived_condition(
+    field: &str,
+    name: &str,
+    (expr, lo, hi): (Bson, i64, i64),
+    f: &Filter,
+) -> Result<Document, QueryError> {
+    let number =
+        |v: &serde_json::Value| {
+            v.as_i64()
+                .filter(|n| (lo..=hi).contains(n))
+                .map(Bson::Int64)
+                .ok_or_else(|| {
+                    invalid(format!(
+                    "{field}: `{name}` is a whole number from {lo} to {hi} (in the query's tz{})",
+                    if name == "weekday" { "; 1 is Monday" } else { "" }
+                ))
+                })
+        };
+    let list = |v: &serde_json::Value| -> Result<Bson, QueryError> {
+        let items = v
+            .as_array()
+            .ok_or_else(|| invalid(format!("{field}: `{}` takes an array", f.op)))?
+            .iter()
+            .map(number)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Bson::Array(items))
+    };
+    let e = match f.op {
+        Op::Eq | Op::Contains => doc! { "$eq": [ expr, number(&f.value)? ] },
+        Op::Ne | Op::Gt | Op::Gte | Op::Lt | Op::Lte => {
+            doc! { format!("${}", f.op): [ expr, number(&f.value)? ] }
+        }
+        Op::In => doc! { "$in": [ expr, list(&f.value)? ] },
+        Op::Nin => doc! { "$not": [ { "$in": [ expr, list(&f.value)? ] } ] },
+        Op::Exists => {
+            let present = f
+                .value
+                .as_bool()
+                .ok_or_else(|| invalid(format!("{field}: `exists` takes true or false")))?;
+            // Every event has a time.
+            return Ok(doc! { "$expr": present });
+        }
+    };
+    Ok(doc! { "$expr": e })
+}
+
 fn operand(field: &str, v: &serde_json::Value) -> Result<Bson, QueryError> {
     json::scalar(v).ok_or_else(|| {
         invalid(format!(
@@ -58,10 +132,15 @@ fn operand(field: &str, v: &serde_json::Value) -> Result<Bson, QueryError> {
 }
 
 /// One `where` entry as a `$match` condition.
-fn condition(i: usize, f: &Filter) -> Result<Document, QueryError> {
+fn condition(i: usize, f: &Filter, tz: &str) -> Result<Document, QueryError> {
     let field = format!("where[{i}]");
     let path = match (&f.dim, &f.metric) {
-        (Some(d), None) => dim_path(d.as_str()),
+        (Some(d), None) => {
+            if let Some(d_expr) = derived(d.as_str(), tz) {
+                return derived_condition(&field, d.as_str(), d_expr, f);
+            }
+            dim_path(d.as_str())
+        }
         (None, Some(m)) => format!("metrics.{m}"),
         _ => {
             return Err(invalid(format!(
@@ -112,11 +191,12 @@ fn match_stage(q: &QueryRequest) -> Result<Document, QueryError> {
     if !ts.is_empty() {
         m.insert("ts", ts);
     }
+    let tz = time_zone(q)?;
     let ands = q
         .filters
         .iter()
         .enumerate()
-        .map(|(i, f)| condition(i, f).map(Bson::Document))
+        .map(|(i, f)| condition(i, f, tz).map(Bson::Document))
         .collect::<Result<Vec<_>, _>>()?;
     if !ands.is_empty() {
         m.insert("$and", ands);
@@ -129,12 +209,7 @@ fn bucket(q: &QueryRequest) -> Result<Option<Document>, QueryError> {
     let Some(unit) = q.interval else {
         return Ok(None);
     };
-    let tz = q.tz.as_deref().unwrap_or("UTC");
-    if tz.is_empty() || tz.len() > 64 || tz.contains('$') {
-        return Err(invalid(
-            "tz: give an IANA time zone name, like Europe/Berlin",
-        ));
-    }
+    let tz = time_zone(q)?;
     Ok(Some(
         doc! { "$dateTrunc": { "date": "$ts", "unit": unit.as_str(), "timezone": tz, "startOfWeek": "monday" } },
     ))
@@ -202,11 +277,15 @@ pub fn compile(q: &QueryRequest) -> Result<Plan, QueryError> {
             return Err(invalid(format!("group_by[{i}]: `{g}` appears twice")));
         }
         let key = format!("g{i}");
-        let path = format!("${}", dim_path(g.as_str()));
-        pipeline.push(doc! { "$addFields": { &key: { "$cond": [ { "$isArray": &path }, { "$setUnion": [ &path ] }, &path ] } } });
-        pipeline.push(
-            doc! { "$unwind": { "path": format!("${key}"), "preserveNullAndEmptyArrays": true } },
-        );
+        if let Some((expr, _, _)) = derived(g.as_str(), time_zone(q)?) {
+            pipeline.push(doc! { "$addFields": { &key: expr } });
+        } else {
+            let path = format!("${}", dim_path(g.as_str()));
+            pipeline.push(doc! { "$addFields": { &key: { "$cond": [ { "$isArray": &path }, { "$setUnion": [ &path ] }, &path ] } } });
+            pipeline.push(
+                doc! { "$unwind": { "path": format!("${key}"), "preserveNullAndEmptyArrays": true } },
+            );
+        }
         group_id.insert(&key, format!("${key}"));
         columns.push(g.to_string());
     }
