@@ -161,6 +161,8 @@ export interface ExportOptions {
   to?: TimeInput;
   /** Only these event types. */
   types?: readonly string[];
+  /** Filters, as in `query()` (all must hold; `hour`/`weekday` in UTC). */
+  where?: readonly Filter[];
   /** Events per request (the collector's `limit`): 1 to 100,000, default 10,000. */
   pageSize?: number;
   signal?: AbortSignal;

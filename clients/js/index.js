@@ -188,12 +188,14 @@ export class UsageClient {
   /**
    * GET /v1/events: every event of the app in (ts, id) order, streamed page
    * by page (`UsageLens-Next-Cursor`), each page read line by line.
+   * `where` takes the filters of `query()` (`[{dim: "user", op: "eq", value: "u-1"}]`
+   * exports one user's events; `hour` and `weekday` are in UTC here).
    * @param {{app: string, from?: Date | string | number, to?: Date | string | number,
-   *   types?: string[], pageSize?: number, signal?: AbortSignal}} options
+   *   types?: string[], where?: object[], pageSize?: number, signal?: AbortSignal}} options
    * @returns {AsyncGenerator<Record<string, unknown>, void, undefined>}
    */
   async *export(options) {
-    const { app, from, to, types, pageSize, signal } = options ?? {};
+    const { app, from, to, types, where, pageSize, signal } = options ?? {};
     checkApp("export", app);
     const params = { app, format: "ndjson" };
     if (from !== undefined) params.from = String(timeValue("from", from));
@@ -203,6 +205,12 @@ export class UsageClient {
         throw new TypeError("export: types must be an array of event type names");
       }
       if (types.length > 0) params.types = types.join(",");
+    }
+    if (where !== undefined) {
+      if (!Array.isArray(where) || where.some((f) => f === null || typeof f !== "object" || Array.isArray(f))) {
+        throw new TypeError("export: where must be an array of filters like {dim: \"user\", op: \"eq\", value: \"u-1\"}");
+      }
+      if (where.length > 0) params.where = JSON.stringify(where);
     }
     if (pageSize !== undefined) {
       if (!Number.isInteger(pageSize) || pageSize < 1) {

@@ -612,3 +612,111 @@ async fn over_a_socket_a_store_error_mid_stream_aborts_the_transfer() {
     server.await.unwrap().unwrap();
     env.drop_db().await;
 }
+
+/// `s` percent-encoded for a query string (every byte but letters and digits).
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn where_filters_select_one_users_events_across_pages() {
+    let env = TestEnv::new().await;
+    let token = env.app.read_token.clone();
+    // 90 events over 90 minutes: users u-1, u-2 and an anonymous visitor in turn.
+    let events: Vec<Value> = (0..90_i64)
+        .map(|i| {
+            let mut props = json!({"anon": "a-1", "page": if i % 4 == 0 { "/settings" } else { "/" }});
+            match i % 3 {
+                0 => props["user"] = json!("u-1"),
+                1 => props["user"] = json!("u-2"),
+                _ => {}
+            }
+            json!({"id": format!("w{i:02}"), "type": "click", "ts": T0 + i * 60_000, "props": props})
+        })
+        .collect();
+    load(&env, &events).await;
+    let want = |keep: &dyn Fn(i64) -> bool| -> Vec<String> {
+        (0..90_i64)
+            .filter(|i| keep(*i))
+            .map(|i| format!("w{i:02}"))
+            .collect()
+    };
+
+    // One user's events, page by page.
+    let one_user = enc(r#"[{"dim": "user", "op": "eq", "value": "u-1"}]"#);
+    let mut got = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut q = format!("app=demo&limit=7&where={one_user}");
+        if let Some(c) = &cursor {
+            q.push_str(&format!("&cursor={c}"));
+        }
+        let r = get(&env, &token, &q).await;
+        got.extend(ids(&lines(&r)));
+        cursor = next_cursor(&r);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(got, want(&|i| i % 3 == 0));
+
+    // Several filters, derived dimensions (in UTC) included; with `types` and `from`.
+    let w = enc(r#"[{"dim": "user", "op": "exists", "value": true},
+            {"dim": "page", "op": "ne", "value": "/settings"},
+            {"dim": "hour", "op": "eq", "value": 13}]"#);
+    let r = get(
+        &env,
+        &token,
+        &format!(
+            "app=demo&types=click&from={}&where={w}",
+            enc(&rfc(T0 + 3_600_000))
+        ),
+    )
+    .await;
+    // 12:00Z + 60 min onward is 13:00Z; minutes 60–89.
+    assert_eq!(
+        ids(&lines(&r)),
+        want(&|i| i >= 60 && i % 3 != 2 && i % 4 != 0)
+    );
+
+    for (w, what) in [
+        ("user=u-1", "where: give a JSON array of filters"),
+        (
+            r#"[{"dim": "user", "op": "$regex", "value": "u"}]"#,
+            "where[0].op",
+        ),
+        (
+            r#"[{"dim": "$where", "op": "eq", "value": 1}]"#,
+            "where[0].dim",
+        ),
+        (
+            r#"[{"dim": "hour", "op": "eq", "value": 25}]"#,
+            "where[0]: `hour` is a whole number from 0 to 23",
+        ),
+        (r#"{"dim": "user"}"#, "where: give a JSON array"),
+    ] {
+        let r = get(&env, &token, &format!("app=demo&where={}", enc(w))).await;
+        assert_eq!(r.status, 400, "{w}: {}", r.text);
+        assert!(r.message().starts_with(what), "{w}: {}", r.message());
+    }
+    let many = format!(
+        "[{}]",
+        vec![r#"{"dim": "user", "op": "exists", "value": true}"#; 33].join(",")
+    );
+    let r = get(&env, &token, &format!("app=demo&where={}", enc(&many))).await;
+    assert_eq!(r.status, 400);
+    assert!(
+        r.message().contains("at most 32 filters"),
+        "{}",
+        r.message()
+    );
+    env.drop_db().await;
+}

@@ -81,6 +81,25 @@ describe("export()", { timeout: 120_000 }, () => {
     assert.ok(expected.length > 0 && expected.length < alphaEvents.length);
   });
 
+  it("filters with where, as query() does: one user's events", async () => {
+    const got = await all(client.export({ app: "alpha", where: [{ dim: "user", op: "eq", value: "u-7" }], pageSize: 5 }));
+    const expected = inExportOrder(alphaEvents.filter((e) => e.dims.user === "u-7"));
+    assert.ok(expected.length > 5, "more than one page");
+    assert.deepEqual(got.map((e) => e.id), expected.map((e) => e.id));
+    const clicks = await all(client.export({
+      app: "alpha",
+      types: ["click"],
+      where: [{ dim: "user", op: "exists", value: true }, { dim: "hour", op: "lt", value: 12 }],
+    }));
+    assert.deepEqual(
+      clicks.map((e) => e.id),
+      inExportOrder(alphaEvents.filter((e) => e.type === "click" && e.dims.user !== undefined && new Date(e.ts).getUTCHours() < 12)).map((e) => e.id),
+    );
+    await assert.rejects(all(client.export({ app: "alpha", where: [{ dim: "user", op: "$regex", value: "u" }] })),
+      (e) => e instanceof InvalidQuery && /^where\[0\]\.op/.test(e.message));
+    await assert.rejects(all(client.export({ app: "alpha", where: "user=u-7" })), TypeError);
+  });
+
   it("takes a half-open time range: from inclusive, to exclusive", async () => {
     // Events 3k..3k+2 share a timestamp: both bounds sit on such a group.
     const from = alphaEvents[60].ts;

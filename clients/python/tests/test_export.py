@@ -14,7 +14,7 @@ import pytest
 from dataset import AWKWARD, Event, rfc3339
 from harness import Env
 
-from usagelens import Client, InvalidQuery, InvalidResponse, TransportError, TruncatedResponse, Unauthorized
+from usagelens import Client, InvalidQuery, InvalidResponse, TransportError, TruncatedResponse, Unauthorized, dim
 from usagelens.client import iter_ndjson
 
 
@@ -84,6 +84,28 @@ def test_types_filter(env: Env) -> None:
     got = [e["id"] for e in lens.export("shop", types=["click", "http"], page_size=50)]
     assert got == [e.id for e in ordered(env.shop.events) if e.type in ("click", "http")]
     assert {e["type"] for e in lens.export("shop", types="page")} == {"page"}
+
+
+def test_where_exports_one_users_events(env: Env) -> None:
+    lens = Client(env.url, env.shop.read_token)
+    by_time = ordered(env.shop.events)
+    got = [e["id"] for e in lens.export("shop", where=dim("user") == "u-3", page_size=7)]
+    assert got == [e.id for e in by_time if e.dims.get("user") == "u-3"]
+    assert got, "the data set has events of u-3"
+    # Several filters, with types; the derived `hour` is in UTC.
+    filters = [dim("user").isin(["u-1", "u-2"]), dim("hour") >= 12]
+    got = [e["id"] for e in lens.export("shop", types="click", where=filters)]
+    assert got == [
+        e.id for e in by_time if e.type == "click" and e.dims.get("user") in ("u-1", "u-2") and e.ts.hour >= 12
+    ]
+    out = io.StringIO(newline="")
+    assert lens.export_csv("shop", out, where=dim("user") == "u-3") == len(
+        [e for e in env.shop.events if e.dims.get("user") == "u-3"]
+    )
+    with pytest.raises(InvalidQuery, match=r"where\[0\]\.op"):
+        next(lens.export("shop", where={"dim": "user", "op": "$regex", "value": "u"}))
+    with pytest.raises(TypeError, match=r"where\[1\]"):
+        next(lens.export("shop", where=[dim("user") == "u-1", "user=u-1"]))  # type: ignore[list-item]
 
 
 def test_time_range_is_half_open(env: Env) -> None:

@@ -9,7 +9,7 @@ use usagelens_protocol::Timestamp;
 
 use super::cursor::Position;
 use crate::apps::AppId;
-use crate::query::QueryError;
+use crate::query::{self, QueryError};
 use crate::store::json::date;
 
 /// Page size when `limit` is absent.
@@ -17,7 +17,9 @@ pub(crate) const DEFAULT_LIMIT: u32 = 10_000;
 /// Largest page.
 pub(crate) const MAX_LIMIT: u32 = 100_000;
 /// The parameters of the endpoint.
-const PARAMS: [&str; 7] = ["app", "from", "to", "types", "format", "limit", "cursor"];
+const PARAMS: [&str; 8] = [
+    "app", "from", "to", "types", "where", "format", "limit", "cursor",
+];
 
 fn invalid(msg: impl Into<String>) -> QueryError {
     QueryError::Invalid(msg.into())
@@ -91,6 +93,8 @@ pub(crate) struct ExportRequest {
     to: Option<i64>,
     /// Event types (all when absent).
     types: Option<Vec<String>>,
+    /// The `where` filters (the query API's, in UTC) as `$match` conditions.
+    conditions: Vec<Document>,
     /// The body's format.
     pub(crate) format: Format,
     /// Whether `format` came from the `Accept` header (the next page's
@@ -151,6 +155,10 @@ impl ExportRequest {
             }
         }
         let types = p.get("types").map(parse_types).transpose()?;
+        let conditions = match p.get("where") {
+            None => Vec::new(),
+            Some(w) => query::conditions(&query::parse_filters(w)?, "UTC")?,
+        };
         let (format, format_from_accept) = match p.get("format") {
             Some("ndjson") => (Format::Ndjson, false),
             Some("csv") => (Format::Csv, false),
@@ -184,6 +192,7 @@ impl ExportRequest {
             from,
             to,
             types,
+            conditions,
             format,
             format_from_accept,
             limit,
@@ -192,7 +201,7 @@ impl ExportRequest {
     }
 
     /// The filter of the events from `cursor` (inclusive) to `end`
-    /// (exclusive), within `from`/`to` and `types`. On `app_ts_id` its
+    /// (exclusive), within `from`/`to`, `types` and `where`. On `app_ts_id` its
     /// bounds are `app` and a `ts` range; the `_id` tie-breaks at both ends
     /// are residual conditions on keys the index scan already reads.
     pub(crate) fn filter(&self, end: Option<&Position>) -> Document {
@@ -217,7 +226,7 @@ impl ExportRequest {
         if !ts.is_empty() {
             f.insert("ts", ts);
         }
-        let mut and = Vec::new();
+        let mut and = self.conditions.clone();
         if let Some(c) = &self.cursor {
             and.push(doc! { "$or": [ { "ts": { "$gt": date(c.ts_ms) } }, { "_id": { "$gte": &c.id } } ] });
         }

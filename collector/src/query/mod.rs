@@ -21,8 +21,9 @@ use mongodb::bson::Bson;
 use serde::{Deserialize, Serialize};
 
 pub use error::QueryError;
+pub(crate) use plan::conditions;
 pub use plan::{compile, Plan};
-pub(crate) use request::parse_request;
+pub(crate) use request::{parse_filters, parse_request};
 pub use request::{EventType, Filter, Func, Interval, Measure, Name, Op, Order, QueryRequest};
 
 use crate::store::{ServerVersion, Store};

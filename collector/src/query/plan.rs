@@ -174,6 +174,16 @@ fn condition(i: usize, f: &Filter, tz: &str) -> Result<Document, QueryError> {
     Ok(doc! { path: cond })
 }
 
+/// The `$match` conditions of `filters` (all must hold), in time zone `tz`
+/// for the derived dimensions: for readers other than a query (the export).
+pub(crate) fn conditions(filters: &[Filter], tz: &str) -> Result<Vec<Document>, QueryError> {
+    filters
+        .iter()
+        .enumerate()
+        .map(|(i, f)| condition(i, f, tz))
+        .collect()
+}
+
 /// The `$match` of the app, the types, the time range and the filters.
 fn match_stage(q: &QueryRequest) -> Result<Document, QueryError> {
     let mut m = doc! { "app": q.app().as_str() };

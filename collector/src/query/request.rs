@@ -365,7 +365,36 @@ impl QueryRequest {
 /// The request body, with the field at fault named in the error
 /// (`from: …`, `measures[1].fn: …`), as serde alone does not say where.
 pub(crate) fn parse_request(body: &[u8]) -> Result<QueryRequest, QueryError> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
+    parse_json(body, "", "the body is not a valid query")
+}
+
+/// Most filters in a `where` given outside a query body (the export's).
+pub(crate) const MAX_FILTERS: usize = 32;
+
+/// A `where` list given as JSON text (the raw export's `where` parameter):
+/// the query API's filters, with errors naming `where[i]…` as in a query.
+pub(crate) fn parse_filters(text: &str) -> Result<Vec<Filter>, QueryError> {
+    let filters: Vec<Filter> = parse_json(
+        text.as_bytes(),
+        "where",
+        r#"where: give a JSON array of filters as in /v1/query, e.g. [{"dim":"user","op":"eq","value":"u-1"}]"#,
+    )?;
+    if filters.len() > MAX_FILTERS {
+        return Err(QueryError::Invalid(format!(
+            "where: at most {MAX_FILTERS} filters"
+        )));
+    }
+    Ok(filters)
+}
+
+/// `T` from JSON, the error prefixed with `field` and the path inside it;
+/// `whole` when the text itself is not what was asked for.
+fn parse_json<T: serde::de::DeserializeOwned>(
+    text: &[u8],
+    field: &str,
+    whole: &str,
+) -> Result<T, QueryError> {
+    let de = &mut serde_json::Deserializer::from_slice(text);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
@@ -379,9 +408,11 @@ pub(crate) fn parse_request(body: &[u8]) -> Result<QueryRequest, QueryError> {
             inner.to_string()
         };
         if path.is_empty() || path == "." {
-            QueryError::Invalid(format!("the body is not a valid query: {inner}"))
-        } else {
+            QueryError::Invalid(format!("{whole}: {inner}"))
+        } else if field.is_empty() {
             QueryError::Invalid(format!("{path}: {inner}"))
+        } else {
+            QueryError::Invalid(format!("{field}{path}: {inner}"))
         }
     })
 }

@@ -102,16 +102,7 @@ class Client:
         if to is not None:
             spec["to"] = format_time(to, "to")
         if where is not None:
-            if isinstance(where, dict):
-                where = [where]
-            items = list(where)
-            for i, w in enumerate(items):
-                if not isinstance(w, dict):
-                    raise TypeError(
-                        f"where[{i}]: a filter is a dict or a comparison like dim('page') == '/settings', "
-                        f"not {type(w).__name__}"
-                    )
-            spec["where"] = items
+            spec["where"] = _where_list(where)
         g = str_list(group_by, "group_by")
         if g is not None:
             spec["group_by"] = g
@@ -178,9 +169,13 @@ class Client:
         from_: TimeSpec | None = None,
         to: TimeSpec | None = None,
         types: str | Sequence[str] | None = None,
+        where: Filter | Sequence[Filter] | None = None,
         page_size: int = 10000,
     ) -> Iterator[dict[str, Any]]:
         """The app's raw events (``GET /v1/events``), oldest first, as dicts.
+
+        ``where`` takes the filters of :meth:`query` (``dim("user") == "u-1"``
+        exports one user's events; ``hour``/``weekday`` are in UTC here).
 
         Pages of ``page_size`` events are requested one at a time as you
         iterate, following ``UsageLens-Next-Cursor``; each page is parsed line
@@ -188,7 +183,7 @@ class Client:
         export's size. A page cut short raises :class:`TruncatedResponse`.
         Requests happen during iteration, so errors raise from it too.
         """
-        params = self._export_params(app, from_, to, types, page_size, "ndjson")
+        params = self._export_params(app, from_, to, types, where, page_size, "ndjson")
         return self._export_pages(params)
 
     def _export_pages(self, params: dict[str, str]) -> Iterator[dict[str, Any]]:
@@ -204,6 +199,7 @@ class Client:
         from_: TimeSpec | None = None,
         to: TimeSpec | None = None,
         types: str | Sequence[str] | None = None,
+        where: Filter | Sequence[Filter] | None = None,
         page_size: int = 10000,
     ) -> int:
         """Writes the app's raw events as CSV to ``out``; returns the number of rows.
@@ -214,7 +210,7 @@ class Client:
         the app's columns change between pages (a new dimension arrived
         during the export), :class:`InvalidResponse` is raised.
         """
-        params = self._export_params(app, from_, to, types, page_size, "csv")
+        params = self._export_params(app, from_, to, types, where, page_size, "csv")
         wrapped: io.TextIOWrapper | None = None
         text_out: IO[str]
         if isinstance(out, (io.RawIOBase, io.BufferedIOBase)):
@@ -289,6 +285,7 @@ class Client:
         from_: TimeSpec | None,
         to: TimeSpec | None,
         types: str | Sequence[str] | None,
+        where: Filter | Sequence[Filter] | None,
         page_size: int,
         fmt: str,
     ) -> dict[str, str]:
@@ -302,6 +299,8 @@ class Client:
         t = str_list(types, "types")
         if t is not None:
             params["types"] = ",".join(t)
+        if where is not None:
+            params["where"] = json.dumps(_where_list(where), separators=(",", ":"))
         return params
 
     # ------------------------------------------------------------ transport
@@ -433,3 +432,15 @@ def _text_lines(stream: IO[bytes], what: str) -> Iterable[str]:
             yield line.decode("utf-8")
         except UnicodeDecodeError as e:
             raise InvalidResponse(f"{what}: line {n} is not UTF-8", code="invalid_response") from e
+
+
+def _where_list(where: Filter | Sequence[Filter]) -> list[Filter]:
+    """``where`` as a list of filter dicts, each checked to be one."""
+    items = [where] if isinstance(where, dict) else list(where)
+    for i, w in enumerate(items):
+        if not isinstance(w, dict):
+            raise TypeError(
+                f"where[{i}]: a filter is a dict or a comparison like dim('page') == '/settings', "
+                f"not {type(w).__name__}"
+            )
+    return items
