@@ -4,7 +4,8 @@
 //! (`POST /v1/batch`, protocol v1 in `docs/protocol.md`), validates them,
 //! writes one MongoDB document per event (`docs/storage.md`), and answers
 //! the read API: the query engine (`POST /v1/query`), the raw export
-//! (`GET /v1/events`) and the dimension catalog (`GET /v1/dimensions`).
+//! (`GET /v1/events`), the dimension catalog (`GET /v1/dimensions`) and the
+//! reports (`POST /v1/reports/<name>`, docs/reports.md).
 //!
 //! ## Layers
 //!
@@ -22,7 +23,7 @@
 //! | HTTP | `http/` | the router, one error type, auth, CORS, assets, a thin handler per surface |
 //! | jobs | `jobs/` | supervised background loops with a cancellation token and a health deadline |
 //! | state | `state.rs` | what handlers and jobs share |
-//! | domain | [`ingest`], [`query`], `export/`, [`catalog`], [`apps`], `limits.rs`, [`beacon`], `health.rs`, [`config`] | the work, without HTTP |
+//! | domain | [`ingest`], [`query`], [`reports`], `export/`, [`catalog`], [`apps`], `limits.rs`, [`beacon`], `health.rs`, [`config`] | the work, without HTTP |
 //! | storage | [`store`] | the only place that names a collection or reads a MongoDB error code |
 //!
 //! ## Run it in-process
@@ -66,6 +67,7 @@ mod health;
 pub mod ingest;
 mod limits;
 pub mod query;
+pub mod reports;
 
 // The storage boundary.
 pub mod store;

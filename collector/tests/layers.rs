@@ -30,6 +30,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("ingest", 4),
     ("limits", 4),
     ("query", 4),
+    ("reports", 4),
     ("store", 5),
 ];
 const DOMAIN: u8 = 4;

@@ -785,3 +785,36 @@ async fn hour_and_weekday_group_and_filter_in_the_query_time_zone() {
     }
     env.drop_db().await;
 }
+
+#[tokio::test]
+async fn first_seen_and_last_seen_are_the_groups_earliest_and_latest_event_times() {
+    let env = TestEnv::new().await;
+    let token = env.app.read_token.clone();
+    let evs = dataset();
+    load(&env, &evs).await;
+    let mut want: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+    for e in &evs {
+        let w = want.entry(e.widget).or_insert((e.ts, e.ts));
+        w.0 = w.0.min(e.ts);
+        w.1 = w.1.max(e.ts);
+    }
+    let r = query(
+        &env,
+        &token,
+        json!({"app": "demo", "group_by": ["widget"], "measures": ["first_seen", "last_seen"],
+               "order_by": [{"by": "widget"}]}),
+    )
+    .await;
+    assert_eq!(
+        r.json["columns"],
+        json!(["widget", "first_seen", "last_seen"])
+    );
+    let rfc = |ms: i64| usagelens_protocol::Timestamp::from_millis(ms).to_rfc3339();
+    let got = rows(&r);
+    let expected: Vec<Vec<Value>> = want
+        .iter()
+        .map(|(w, (a, b))| vec![json!(w), json!(rfc(*a)), json!(rfc(*b))])
+        .collect();
+    assert_eq!(got, expected);
+    env.drop_db().await;
+}

@@ -12,7 +12,7 @@
 //! | no or an unknown read token | 401 | `unauthorized` | |
 //! | a read token of another app | 403 | `forbidden` | |
 //! | a browser origin the app does not allow | 403 | `origin_not_allowed` | |
-//! | no such beacon file, no beacon build | 404 | `not_found`, `beacon_not_built` | |
+//! | no such beacon file, no beacon build, no such report | 404 | `not_found`, `beacon_not_built` | |
 //! | over a size limit | 413 | `too_large` | |
 //! | a content type or encoding not accepted | 415 | `unsupported_media_type` | |
 //! | a query over the time limit | 422 | `query_too_slow` | |
@@ -62,6 +62,9 @@ pub(crate) enum ApiError {
     /// No such file (the message says what is served).
     #[error("{0}")]
     NotFound(&'static str),
+    /// `POST /v1/reports/<name>` of a name that is no report.
+    #[error("{0}")]
+    UnknownReport(String),
     /// The beacon is not built or not configured (the message says which).
     #[error("{0}")]
     BeaconNotBuilt(&'static str),
@@ -134,7 +137,9 @@ impl ApiError {
             Self::Store(s) => store_parts(s),
             Self::MissingToken | Self::BadToken => client(StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::Forbidden(_) => client(StatusCode::FORBIDDEN, "forbidden"),
-            Self::NotFound(_) => client(StatusCode::NOT_FOUND, "not_found"),
+            Self::NotFound(_) | Self::UnknownReport(_) => {
+                client(StatusCode::NOT_FOUND, "not_found")
+            }
             Self::BeaconNotBuilt(_) => client(StatusCode::NOT_FOUND, "beacon_not_built"),
             Self::StoreUnreachable => client(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
             Self::NotReady(_) => client(StatusCode::SERVICE_UNAVAILABLE, "not_ready"),

@@ -6,6 +6,7 @@
 //! |---|---|
 //! | `batch.rs` | `POST /v1/batch`, its `OPTIONS` preflight |
 //! | `query.rs` | `POST /v1/query` |
+//! | `reports.rs` | `POST /v1/reports/{name}` |
 //! | `events.rs` | `GET /v1/events` |
 //! | `dimensions.rs` | `GET /v1/dimensions`, `POST /v1/dimensions/{name}/hide` |
 //! | `health.rs` | `GET /healthz`, `GET /readyz` |
@@ -25,6 +26,7 @@ mod events;
 mod forwarded;
 mod health;
 mod query;
+mod reports;
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -37,6 +39,7 @@ use crate::state::AppState;
 pub fn app(state: AppState) -> Router {
     let read_api = Router::new()
         .route("/v1/query", post(query::post))
+        .route("/v1/reports/{name}", post(reports::post))
         .route("/v1/events", get(events::get))
         .route("/v1/dimensions", get(dimensions::list))
         .route("/v1/dimensions/{name}/hide", post(dimensions::hide))

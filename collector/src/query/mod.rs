@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 pub use error::QueryError;
 pub(crate) use plan::conditions;
 pub use plan::{compile, Plan};
-pub(crate) use request::{parse_filters, parse_request};
+pub(crate) use request::{app_id, parse_filters, parse_json, parse_request, MAX_LIMIT};
 pub use request::{EventType, Filter, Func, Interval, Measure, Name, Op, Order, QueryRequest};
 
 use crate::store::{ServerVersion, Store};

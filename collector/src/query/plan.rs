@@ -239,6 +239,8 @@ fn accumulator(m: &Measure) -> (Document, Bson) {
             distinct("users"),
         ),
         Measure::Sessions => (doc! { "$addToSet": "$dims.session" }, distinct("sessions")),
+        Measure::FirstSeen => (doc! { "$min": "$ts" }, Bson::String("$first_seen".into())),
+        Measure::LastSeen => (doc! { "$max": "$ts" }, Bson::String("$last_seen".into())),
         Measure::Of { func, of } => {
             let input = format!("$metrics.{of}");
             let name = m.column();

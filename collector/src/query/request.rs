@@ -194,7 +194,8 @@ impl Func {
     }
 }
 
-/// A measure: `"count"`, `"users"`, `"sessions"`, or `{"fn", "of"}`.
+/// A measure: `"count"`, `"users"`, `"sessions"`, `"first_seen"`,
+/// `"last_seen"`, or `{"fn", "of"}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Measure {
     /// Events.
@@ -203,6 +204,10 @@ pub enum Measure {
     Users,
     /// Distinct sessions.
     Sessions,
+    /// The time of the group's first event.
+    FirstSeen,
+    /// The time of the group's last event.
+    LastSeen,
     /// A function of a metric.
     Of {
         /// The function.
@@ -219,6 +224,8 @@ impl Measure {
             Self::Count => "count".into(),
             Self::Users => "users".into(),
             Self::Sessions => "sessions".into(),
+            Self::FirstSeen => "first_seen".into(),
+            Self::LastSeen => "last_seen".into(),
             Self::Of { func, of } => format!("{func}_{of}"),
         }
     }
@@ -231,7 +238,9 @@ impl<'de> Deserialize<'de> for Measure {
             type Value = Measure;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(r#"count, users, sessions, or {"fn": …, "of": metric}"#)
+                f.write_str(
+                    r#"count, users, sessions, first_seen, last_seen, or {"fn": …, "of": metric}"#,
+                )
             }
 
             fn visit_str<E: de::Error>(self, s: &str) -> Result<Measure, E> {
@@ -239,8 +248,10 @@ impl<'de> Deserialize<'de> for Measure {
                     "count" => Ok(Measure::Count),
                     "users" => Ok(Measure::Users),
                     "sessions" => Ok(Measure::Sessions),
+                    "first_seen" => Ok(Measure::FirstSeen),
+                    "last_seen" => Ok(Measure::LastSeen),
                     other => Err(E::custom(format!(
-                        r#"`{}` is not a measure: use count, users, sessions, or {{"fn": …, "of": metric}}"#,
+                        r#"`{}` is not a measure: use count, users, sessions, first_seen, last_seen, or {{"fn": …, "of": metric}}"#,
                         other.escape_debug()
                     ))),
                 }
@@ -350,7 +361,7 @@ fn event_types<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<EventType>>
         .transpose()
 }
 
-fn app_id<'de, D: Deserializer<'de>>(d: D) -> Result<AppId, D::Error> {
+pub(crate) fn app_id<'de, D: Deserializer<'de>>(d: D) -> Result<AppId, D::Error> {
     let s = String::deserialize(d)?;
     AppId::parse(&s).map_err(|e| de::Error::custom(e.trim_start_matches("app: ")))
 }
@@ -389,7 +400,7 @@ pub(crate) fn parse_filters(text: &str) -> Result<Vec<Filter>, QueryError> {
 
 /// `T` from JSON, the error prefixed with `field` and the path inside it;
 /// `whole` when the text itself is not what was asked for.
-fn parse_json<T: serde::de::DeserializeOwned>(
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
     text: &[u8],
     field: &str,
     whole: &str,

@@ -1,0 +1,190 @@
+//! The reports: the answers users came for, each one endpoint
+//! (`POST /v1/reports/<name>`), computed by asking the query engine — a
+//! report is a few [`QueryRequest`]s and the arithmetic that joins their
+//! rows, never a pipeline of its own, so whatever speeds up the engine
+//! (the rollups) speeds up every report. Only aggregated rows reach the
+//! collector; no event is copied into its memory.
+//!
+//! | module | report |
+//! |---|---|
+//! | `widgets.rs` | `widgets`: the most and the least used widgets |
+//!
+//! Every report's body has the common scope ([`Scope`]): `app`, `from`/`to`
+//! (half-open, default the last 7 days), `where` (the query API's filters,
+//! so any report is segmentable by any dimension) and `tz`; each report adds
+//! its own fields. The method of each report is in docs/reports.md.
+
+mod widgets;
+
+use std::time::{Duration, Instant};
+
+use usagelens_protocol::Timestamp;
+
+use crate::apps::AppId;
+use crate::query::{self, EventType, Filter, Name, Order, QueryError, QueryRequest};
+use crate::store::json::rfc3339;
+use crate::store::Store;
+
+/// The names of the reports, as `POST /v1/reports/<name>` takes them.
+pub const REPORTS: [&str; 1] = ["widgets"];
+
+/// The default range: the last 7 days.
+const DEFAULT_RANGE_MS: i64 = 7 * 86_400_000;
+
+/// The fields every report's body has.
+#[derive(Debug, Clone)]
+pub(crate) struct Scope {
+    pub(crate) app: AppId,
+    /// Inclusive, epoch ms.
+    pub(crate) from: i64,
+    /// Exclusive, epoch ms.
+    pub(crate) to: i64,
+    pub(crate) filters: Vec<Filter>,
+    pub(crate) tz: Option<String>,
+}
+
+impl Scope {
+    /// The scope of a body's common fields; `now_ms` sets the default range.
+    pub(crate) fn new(
+        app: AppId,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+        filters: Vec<Filter>,
+        tz: Option<String>,
+        now_ms: i64,
+    ) -> Result<Self, QueryError> {
+        let to = to.map_or(now_ms, Timestamp::as_millis);
+        let from = from.map_or(to - DEFAULT_RANGE_MS, Timestamp::as_millis);
+        if from >= to {
+            return Err(QueryError::Invalid(
+                "from: must be earlier than `to` (from is inclusive, to exclusive)".into(),
+            ));
+        }
+        Ok(Self {
+            app,
+            from,
+            to,
+            filters,
+            tz,
+        })
+    }
+
+    /// A query of the scope's app, segment and time zone over `[from, to)`.
+    pub(crate) fn query(&self, from: i64, to: i64) -> QueryRequest {
+        QueryRequest {
+            app: self.app.clone(),
+            types: None,
+            from: Some(Timestamp::from_millis(from)),
+            to: Some(Timestamp::from_millis(to)),
+            filters: self.filters.clone(),
+            group_by: Vec::new(),
+            interval: None,
+            tz: self.tz.clone(),
+            measures: Vec::new(),
+            order_by: Vec::new(),
+            limit: Some(query::MAX_LIMIT),
+            explain: false,
+        }
+    }
+}
+
+/// Runs the queries of a report, counting them and their time for `meta`.
+pub(crate) struct Runner<'a> {
+    store: &'a Store,
+    time_limit: Duration,
+    started: Instant,
+    queries: u32,
+}
+
+impl<'a> Runner<'a> {
+    pub(crate) fn new(store: &'a Store, time_limit: Duration) -> Self {
+        Self {
+            store,
+            time_limit,
+            started: Instant::now(),
+            queries: 0,
+        }
+    }
+
+    /// Runs `q` under what is left of the report's time limit: a report as
+    /// a whole runs at most as long as one query may.
+    pub(crate) async fn run(
+        &mut self,
+        q: &QueryRequest,
+    ) -> Result<query::QueryResponse, QueryError> {
+        self.queries += 1;
+        let left = self.time_limit.saturating_sub(self.started.elapsed());
+        if left.is_zero() {
+            return Err(QueryError::TooSlow(self.time_limit));
+        }
+        query::run(self.store, q, left).await.map_err(|e| match e {
+            QueryError::TooSlow(_) => QueryError::TooSlow(self.time_limit),
+            other => other,
+        })
+    }
+
+    /// The answer's `meta`.
+    pub(crate) fn meta(&self, scope: &Scope) -> serde_json::Value {
+        serde_json::json!({
+            "took_ms": self.started.elapsed().as_secs_f64() * 1000.0,
+            "plan": "raw",
+            "queries": self.queries,
+            "from": rfc3339(scope.from),
+            "to": rfc3339(scope.to),
+        })
+    }
+}
+
+/// A name known to be valid (the reports' own field names).
+fn name(s: &str) -> Name {
+    Name::try_from(s.to_owned()).unwrap_or_else(|e| unreachable!("{e}"))
+}
+
+/// An event type known to be valid.
+fn event_type(s: &str) -> EventType {
+    EventType::try_from(s.to_owned()).unwrap_or_else(|e| unreachable!("{e}"))
+}
+
+/// Descending by a column.
+fn desc(by: &str) -> Order {
+    Order {
+        by: by.to_owned(),
+        desc: true,
+    }
+}
+
+/// A report's request, parsed and checked.
+#[derive(Debug, Clone)]
+pub enum ReportRequest {
+    /// `widgets`.
+    Widgets(widgets::WidgetsRequest),
+}
+
+impl ReportRequest {
+    /// The request for report `name`; `Ok(None)` when there is no such
+    /// report. `now_ms` sets the default range.
+    pub fn parse(name: &str, body: &[u8], now_ms: i64) -> Result<Option<Self>, QueryError> {
+        Ok(match name {
+            "widgets" => Some(Self::Widgets(widgets::parse(body, now_ms)?)),
+            _ => None,
+        })
+    }
+
+    /// The app it reads.
+    pub(crate) fn app(&self) -> &AppId {
+        match self {
+            Self::Widgets(r) => &r.scope.app,
+        }
+    }
+
+    /// Runs it: the report's answer, with `meta`.
+    pub async fn run(
+        &self,
+        store: &Store,
+        time_limit: Duration,
+    ) -> Result<serde_json::Value, QueryError> {
+        match self {
+            Self::Widgets(r) => widgets::run(store, r, time_limit).await,
+        }
+    }
+}

@@ -1,0 +1,387 @@
+//! `POST /v1/reports/<name>` against the real local store, over generated
+//! data whose answers the test computes on its own, not through the engine.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use axum::body::Body;
+use axum::http::Request;
+use common::*;
+use serde_json::{json, Value};
+use usagelens_collector::apps;
+
+const DAY: i64 = 86_400_000;
+/// 2026-03-28T12:00:00Z: the end (`to`) of the reports' range.
+const TO: i64 = 1_774_699_200_000;
+const FROM: i64 = TO - 7 * DAY;
+const PAGES: &[&str] = &["/", "/reports", "/settings"];
+
+/// A click as the test knows it.
+#[derive(Debug, Clone)]
+struct Click {
+    id: String,
+    ts: i64,
+    widget: Option<&'static str>,
+    page: &'static str,
+    user: Option<String>,
+    anon: String,
+    session: String,
+    role: &'static str,
+}
+
+/// Clicks on seven widgets, in the range, in the week before it, and long
+/// before; some without a user (anonymous), a few without a widget name.
+fn dataset() -> Vec<Click> {
+    let mut seed: u64 = 11;
+    let mut next = move |n: u64| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) % n
+    };
+    let mut out = Vec::new();
+    let mut push = |ts: i64, widget: Option<&'static str>, next: &mut dyn FnMut(u64) -> u64| {
+        let i = out.len();
+        out.push(Click {
+            id: format!("c{i}"),
+            ts,
+            widget,
+            page: PAGES[next(3) as usize],
+            user: (next(4) != 0).then(|| format!("u{}", next(9))),
+            anon: format!("a{}", next(15)),
+            session: format!("s{}", next(25)),
+            role: if next(3) == 0 { "admin" } else { "viewer" },
+        });
+    };
+    // In the range: a skewed ranking (export most, settings least).
+    for (w, n) in [
+        ("export", 120),
+        ("refresh", 70),
+        ("share", 40),
+        ("filter", 40),
+        ("settings", 6),
+    ] {
+        for _ in 0..n {
+            push(FROM + next(7 * DAY as u64) as i64, Some(w), &mut next);
+        }
+    }
+    for _ in 0..9 {
+        push(FROM + next(7 * DAY as u64) as i64, None, &mut next);
+    }
+    // The week before: the previous period.
+    for (w, n) in [("export", 80), ("share", 55), ("archive", 12)] {
+        for _ in 0..n {
+            push(
+                FROM - 7 * DAY + next(7 * DAY as u64) as i64,
+                Some(w),
+                &mut next,
+            );
+        }
+    }
+    // Not clicked in the range, but within the 90 days before `to`.
+    push(TO - 40 * DAY, Some("legacy-print"), &mut next);
+    push(TO - 30 * DAY, Some("legacy-print"), &mut next);
+    // Clicked only long ago: not a widget of the app any more.
+    push(TO - 120 * DAY, Some("ancient"), &mut next);
+    // A page view in the range: not a click.
+    out
+}
+
+async fn load(env: &TestEnv, clicks: &[Click]) {
+    for chunk in clicks.chunks(200) {
+        let mut events: Vec<Value> = chunk
+            .iter()
+            .map(|c| {
+                let mut props =
+                    json!({"page": c.page, "anon": c.anon, "session": c.session, "role": c.role});
+                if let Some(w) = c.widget {
+                    props["widget"] = json!(w);
+                }
+                if let Some(u) = &c.user {
+                    props["user"] = json!(u);
+                }
+                json!({"id": c.id, "type": "click", "ts": c.ts, "props": props})
+            })
+            .collect();
+        events.push(
+            json!({"id": format!("p-{}", chunk[0].id), "type": "page", "ts": FROM + DAY,
+                           "props": {"widget": "export", "page": "/"}}),
+        );
+        let r = env
+            .post_json(json!({"app": "demo", "events": events}).to_string())
+            .await;
+        assert_eq!(r.json["accepted"], events.len(), "{}", r.text);
+    }
+}
+
+async fn report(env: &TestEnv, token: &str, name: &str, body: Value) -> Resp {
+    env.send(
+        Request::post(format!("/v1/reports/{name}"))
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::from(body.to_string()))
+            .unwrap(),
+    )
+    .await
+}
+
+/// What `widgets` must answer for the clicks that pass `keep`, computed here.
+fn expected_widgets(
+    clicks: &[Click],
+    keep: &dyn Fn(&Click) -> bool,
+) -> (Vec<Value>, Vec<Value>, u64) {
+    let in_range: Vec<&Click> = clicks
+        .iter()
+        .filter(|c| keep(c) && c.ts >= FROM && c.ts < TO)
+        .collect();
+    let total = in_range.len() as u64;
+    #[derive(Default)]
+    struct W {
+        clicks: u64,
+        users: BTreeSet<String>,
+        sessions: BTreeSet<String>,
+        pages: BTreeMap<&'static str, u64>,
+    }
+    let mut by: BTreeMap<&str, W> = BTreeMap::new();
+    for c in &in_range {
+        let Some(w) = c.widget else { continue };
+        let e = by.entry(w).or_default();
+        e.clicks += 1;
+        e.users
+            .insert(c.user.clone().unwrap_or_else(|| c.anon.clone()));
+        e.sessions.insert(c.session.clone());
+        *e.pages.entry(c.page).or_default() += 1;
+    }
+    let mut previous: HashMap<&str, u64> = HashMap::new();
+    for c in clicks
+        .iter()
+        .filter(|c| keep(c) && c.ts >= FROM - 7 * DAY && c.ts < FROM)
+    {
+        if let Some(w) = c.widget {
+            *previous.entry(w).or_default() += 1;
+        }
+    }
+    let mut ranked: Vec<(&str, &W)> = by.iter().map(|(k, v)| (*k, v)).collect();
+    ranked.sort_by(|a, b| b.1.clicks.cmp(&a.1.clicks).then(a.0.cmp(b.0)));
+    let widgets = ranked
+        .iter()
+        .map(|(w, e)| {
+            let mut pages: Vec<(&str, u64)> = e.pages.iter().map(|(p, n)| (*p, *n)).collect();
+            pages.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+            json!({
+                "widget": w,
+                "clicks": e.clicks,
+                "users": e.users.len(),
+                "sessions": e.sessions.len(),
+                "share": e.clicks as f64 / total as f64,
+                "previous_clicks": previous.get(w).copied().unwrap_or(0),
+                "pages": pages.iter().map(|(p, n)| json!({"page": p, "clicks": n})).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let mut last_seen: BTreeMap<&str, i64> = BTreeMap::new();
+    for c in clicks
+        .iter()
+        .filter(|c| keep(c) && c.ts >= TO - 90 * DAY && c.ts < TO)
+    {
+        if let Some(w) = c.widget {
+            let e = last_seen.entry(w).or_insert(c.ts);
+            *e = (*e).max(c.ts);
+        }
+    }
+    let mut least: Vec<(u64, i64, &str)> = last_seen
+        .iter()
+        .map(|(w, t)| (by.get(w).map_or(0, |e| e.clicks), *t, *w))
+        .collect();
+    least.sort();
+    let least_used = least
+        .iter()
+        .map(|(n, t, w)| {
+            json!({"widget": w, "clicks": n,
+                   "last_seen": usagelens_protocol::Timestamp::from_millis(*t).to_rfc3339()})
+        })
+        .collect();
+    (widgets, least_used, total)
+}
+
+/// The answer's widgets with pages as a set of (page, clicks): the order of
+/// pages with equal clicks is not part of the contract.
+fn normalized(widgets: &Value) -> Vec<Value> {
+    widgets
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            let mut w = w.clone();
+            let mut pages: Vec<(String, u64)> = w["pages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| {
+                    (
+                        p["page"].as_str().unwrap().to_owned(),
+                        p["clicks"].as_u64().unwrap(),
+                    )
+                })
+                .collect();
+            pages.sort();
+            w["pages"] = json!(pages);
+            // Shares compared to 1e-12 below, not as text.
+            w["share"] = json!((w["share"].as_f64().unwrap() * 1e12).round() / 1e12);
+            w
+        })
+        .collect()
+}
+
+/// Ties in clicks: the ranking among widgets with equal clicks is not part
+/// of the contract, so both sides are sorted by (clicks desc, widget).
+fn by_rank(mut v: Vec<Value>) -> Vec<Value> {
+    v.sort_by(|a, b| {
+        b["clicks"]
+            .as_u64()
+            .cmp(&a["clicks"].as_u64())
+            .then(a["widget"].as_str().cmp(&b["widget"].as_str()))
+    });
+    v
+}
+
+#[tokio::test]
+async fn widgets_ranks_by_clicks_with_users_sessions_share_previous_pages_and_the_least_used() {
+    let env = TestEnv::new().await;
+    let token = env.app.read_token.clone();
+    let clicks = dataset();
+    load(&env, &clicks).await;
+    let body = json!({"app": "demo", "from": FROM, "to": TO});
+    let r = report(&env, &token, "widgets", body).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["report"], "widgets");
+    let (widgets, least_used, total) = expected_widgets(&clicks, &|_| true);
+    assert_eq!(
+        r.json["total_clicks"],
+        json!(total),
+        "every click of the range, unnamed ones too"
+    );
+    assert_eq!(
+        by_rank(normalized(&r.json["widgets"])),
+        by_rank(normalized(&json!(widgets)))
+    );
+    let got: Vec<u64> = r.json["widgets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["clicks"].as_u64().unwrap())
+        .collect();
+    assert!(
+        got.windows(2).all(|w| w[0] >= w[1]),
+        "ranked by clicks: {got:?}"
+    );
+    assert_eq!(r.json["widgets"][0]["widget"], "export");
+    assert_eq!(r.json["least_used"], json!(least_used));
+    // The widgets with no click in the range come first, the oldest first;
+    // one clicked only 120 days ago is not listed.
+    let least: Vec<&str> = r.json["least_used"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["widget"].as_str().unwrap())
+        .collect();
+    assert_eq!(&least[..3], ["legacy-print", "archive", "settings"]);
+    assert!(!least.contains(&"ancient"));
+    assert_eq!(r.json["meta"]["from"], "2026-03-21T12:00:00.000Z");
+    assert_eq!(r.json["meta"]["to"], "2026-03-28T12:00:00.000Z");
+    assert_eq!(r.json["previous"]["from"], "2026-03-14T12:00:00.000Z");
+    assert!(r.json["meta"]["took_ms"].as_f64().unwrap() >= 0.0);
+
+    // A segment (any dimension) and a page.
+    let r = report(
+        &env,
+        &token,
+        "widgets",
+        json!({"app": "demo", "from": FROM, "to": TO, "where": [{"dim": "role", "op": "eq", "value": "admin"}], "page": "/settings", "limit": 3}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let (widgets, least_used, total) =
+        expected_widgets(&clicks, &|c| c.role == "admin" && c.page == "/settings");
+    assert_eq!(r.json["total_clicks"], json!(total));
+    let got = normalized(&r.json["widgets"]);
+    assert_eq!(got.len(), 3, "limit");
+    let want = by_rank(normalized(&json!(widgets)));
+    // The first three of the ranking (ties at the cut aside).
+    for w in &got {
+        assert!(want.contains(w), "{w} not in {want:?}");
+    }
+    assert_eq!(r.json["least_used"], json!(least_used[..3]));
+    env.drop_db().await;
+}
+
+#[tokio::test]
+async fn reports_check_auth_names_and_bodies_like_the_query_api() {
+    let env = TestEnv::new().await;
+    let token = env.app.read_token.clone();
+    let body = json!({"app": "demo"});
+    // No token, a wrong token, another app's token.
+    let r = env
+        .send(
+            Request::post("/v1/reports/widgets")
+                .body(Body::from(body.to_string()))
+                .unwrap(),
+        )
+        .await;
+    r.assert_error(401, "unauthorized", "read token");
+    report(&env, "rt_nope", "widgets", body.clone())
+        .await
+        .assert_error(401, "unauthorized", "unknown read token");
+    let other = apps::create(&env.store, "other", &[]).await.unwrap();
+    report(&env, &other.read_token, "widgets", body.clone())
+        .await
+        .assert_error(403, "forbidden", "demo");
+    // No such report.
+    report(&env, &token, "nope", body.clone())
+        .await
+        .assert_error(404, "not_found", "the reports are widgets");
+    // Bad bodies: each error names the field.
+    for (b, what) in [
+        (
+            json!({"app": "demo", "where": [{"dim": "$where", "op": "eq", "value": 1}]}),
+            "where[0].dim",
+        ),
+        (
+            json!({"app": "demo", "where": [{"dim": "role", "op": "$regex", "value": "a"}]}),
+            "where[0].op",
+        ),
+        (
+            json!({"app": "demo", "from": TO, "to": FROM}),
+            "from: must be earlier",
+        ),
+        (json!({"app": "demo", "limit": 0}), "limit: 1 to 1000"),
+        (
+            json!({"app": "demo", "colour": "red"}),
+            "unknown field `colour`",
+        ),
+        (json!({"app": "demo", "page": 3}), "page"),
+        (json!({"app": "$demo"}), "app"),
+        (
+            json!("demo"),
+            "the body is not a valid widgets report request",
+        ),
+    ] {
+        let r = report(&env, &token, "widgets", b.clone()).await;
+        assert_eq!(r.status, 400, "{b}: {}", r.text);
+        assert_eq!(r.code(), "invalid_query");
+        assert!(r.message().contains(what), "{what}: {}", r.message());
+    }
+    // The default range: the last 7 days to now.
+    let r = report(&env, &token, "widgets", body).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let from =
+        usagelens_protocol::Timestamp::parse_rfc3339(r.json["meta"]["from"].as_str().unwrap())
+            .unwrap();
+    let to = usagelens_protocol::Timestamp::parse_rfc3339(r.json["meta"]["to"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(to.as_millis() - from.as_millis(), 7 * DAY);
+    assert_eq!(r.json["widgets"], json!([]));
+    assert_eq!(r.json["total_clicks"], 0);
+    env.drop_db().await;
+}
