@@ -168,6 +168,69 @@ export interface ExportOptions {
   signal?: AbortSignal;
 }
 
+// --------------------------------------------------------------- reports
+
+/** What every report takes: the app, the range (default the last 7 days) and a segment. */
+export interface ReportScope {
+  app: string;
+  /** Inclusive. */
+  from?: TimeInput;
+  /** Exclusive. */
+  to?: TimeInput;
+  /** Filters, as in `query()`: segment by any dimension. */
+  where?: readonly Filter[];
+  /** IANA time zone, for reports that bucket by time. */
+  tz?: string;
+  signal?: AbortSignal;
+}
+
+export interface ReportMeta {
+  took_ms: number;
+  plan: string;
+  /** Engine queries the report ran. */
+  queries: number;
+  from: string;
+  to: string;
+}
+
+export interface WidgetsOptions extends ReportScope {
+  /** Only clicks on this page. */
+  page?: string;
+  /** Rows of each list, 1 to 1000 (default 50). */
+  limit?: number;
+}
+
+export interface WidgetRow {
+  widget: string;
+  clicks: number;
+  users: number;
+  sessions: number;
+  /** Of all clicks in the range (`total_clicks`). */
+  share: number;
+  /** In the same-length period just before `from`. */
+  previous_clicks: number;
+  /** Its top 5 pages by clicks. */
+  pages: { page: string; clicks: number }[];
+}
+
+export interface WidgetsReport {
+  report: "widgets";
+  total_clicks: number;
+  /** Most clicks first. */
+  widgets: WidgetRow[];
+  /** Widgets clicked in the 90 days before `to`, fewest clicks in the range first (zero included). */
+  least_used: { widget: string; clicks: number; last_seen: string }[];
+  previous: { from: string; to: string };
+  meta: ReportMeta;
+}
+
+export interface Reports {
+  /** Which widgets are used most, and least. */
+  widgets(options: WidgetsOptions): Promise<WidgetsReport>;
+  /** Any report by name, with its body as given. */
+  run(name: string, body: Record<string, unknown> & { app: string }, options?: CallOptions): Promise<Record<string, unknown> & { report: string; meta: ReportMeta }>;
+}
+
 // ---------------------------------------------------------------- client
 
 /** What the client calls to send a request; the global `fetch` by default. */
@@ -214,6 +277,9 @@ export declare class UsageClient {
 
   /** `POST /v1/dimensions/<name>/hide?app=`: retire a name from the catalog (events keep it). */
   hideDimension(app: string, name: string, options?: CallOptions): Promise<HideResult>;
+
+  /** The reports (`POST /v1/reports/<name>`, docs/reports.md). */
+  readonly reports: Reports;
 
   /**
    * `GET /v1/events`: the app's events in (ts, id) order, as an async

@@ -135,6 +135,40 @@ export class UsageClient {
   }
 
   /**
+   * The reports (POST /v1/reports/<name>, docs/reports.md): one method per
+   * report, each taking the common scope `{app, from?, to?, where?, tz?}`
+   * and the report's own fields, and `run(name, body)` for any report.
+   */
+  get reports() {
+    const run = async (name, body, options = {}) => {
+      if (typeof name !== "string" || !/^[a-z][a-z-]*$/.test(name)) {
+        throw new TypeError(`reports.run: name must be a report name like "widgets", not ${describe(name)}`);
+      }
+      if (body === null || typeof body !== "object" || Array.isArray(body)) {
+        throw new TypeError(`reports.${name}: options must be an object like {app, from, to, where}`);
+      }
+      checkApp(`reports.${name}`, body.app);
+      const { signal, ...fields } = { ...options, ...body };
+      for (const field of ["from", "to"]) {
+        if (fields[field] === undefined) delete fields[field];
+        else fields[field] = timeValue(field, fields[field]);
+      }
+      if (fields.where !== undefined && !Array.isArray(fields.where)) {
+        throw new TypeError(`reports.${name}: where must be an array of filters like {dim: "role", op: "eq", value: "admin"}`);
+      }
+      const answer = await this.#json("POST", `v1/reports/${name}`, { body: fields, signal });
+      if (!answer || answer.report !== name) {
+        throw new TransportError(`POST /v1/reports/${name}: the answer is not the ${name} report`, { code: "invalid_response" });
+      }
+      return answer;
+    };
+    return {
+      run: (name, body, options) => run(name, body, options),
+      widgets: (options) => run("widgets", options ?? {}),
+    };
+  }
+
+  /**
    * POST /v1/query.
    * @param {Record<string, unknown>} spec
    * @param {{signal?: AbortSignal}} [options]

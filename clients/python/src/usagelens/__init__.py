@@ -25,6 +25,7 @@ from .errors import (
     Unauthorized,
     UsageLensError,
 )
+from .reports import Report, Reports
 from .result import Dimension, QueryResult
 from .spec import Field, dim, metric
 
@@ -32,6 +33,8 @@ __all__ = [
     "__version__",
     "Client",
     "QueryResult",
+    "Report",
+    "Reports",
     "Dimension",
     "Field",
     "dim",

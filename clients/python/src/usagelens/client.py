@@ -17,6 +17,7 @@ from typing import IO, Any
 
 from . import __version__
 from .errors import InvalidResponse, TransportError, TruncatedResponse, error_from_response
+from .reports import Reports
 from .result import Dimension, QueryResult
 from .spec import (
     Filter,
@@ -27,6 +28,7 @@ from .spec import (
     measure_json,
     order_json,
     str_list,
+    where_list,
 )
 
 __all__ = ["Client"]
@@ -67,6 +69,11 @@ class Client:
     def __repr__(self) -> str:
         return f"Client({self.url!r}, token=<hidden>, timeout={self.timeout})"
 
+    @property
+    def reports(self) -> Reports:
+        """The reports (``POST /v1/reports/<name>``): ``lens.reports.widgets("demo")``."""
+        return Reports(self)
+
     # ---------------------------------------------------------------- query
 
     def query(
@@ -102,7 +109,7 @@ class Client:
         if to is not None:
             spec["to"] = format_time(to, "to")
         if where is not None:
-            spec["where"] = _where_list(where)
+            spec["where"] = where_list(where)
         g = str_list(group_by, "group_by")
         if g is not None:
             spec["group_by"] = g
@@ -300,7 +307,7 @@ class Client:
         if t is not None:
             params["types"] = ",".join(t)
         if where is not None:
-            params["where"] = json.dumps(_where_list(where), separators=(",", ":"))
+            params["where"] = json.dumps(where_list(where), separators=(",", ":"))
         return params
 
     # ------------------------------------------------------------ transport
@@ -433,14 +440,3 @@ def _text_lines(stream: IO[bytes], what: str) -> Iterable[str]:
         except UnicodeDecodeError as e:
             raise InvalidResponse(f"{what}: line {n} is not UTF-8", code="invalid_response") from e
 
-
-def _where_list(where: Filter | Sequence[Filter]) -> list[Filter]:
-    """``where`` as a list of filter dicts, each checked to be one."""
-    items = [where] if isinstance(where, dict) else list(where)
-    for i, w in enumerate(items):
-        if not isinstance(w, dict):
-            raise TypeError(
-                f"where[{i}]: a filter is a dict or a comparison like dim('page') == '/settings', "
-                f"not {type(w).__name__}"
-            )
-    return items

@@ -186,3 +186,15 @@ def parse_time(value: Any) -> _dt.datetime | None:
         frac, tail = rest[:i], rest[i:]
         s = f"{head}.{(frac + '000000')[:6]}{tail}"
     return _dt.datetime.fromisoformat(s).astimezone(_dt.timezone.utc)
+
+
+def where_list(where: Filter | Sequence[Filter]) -> list[Filter]:
+    """``where`` as a list of filter dicts, each checked to be one."""
+    items = [where] if isinstance(where, dict) else list(where)
+    for i, w in enumerate(items):
+        if not isinstance(w, dict):
+            raise TypeError(
+                f"where[{i}]: a filter is a dict or a comparison like dim('page') == '/settings', "
+                f"not {type(w).__name__}"
+            )
+    return items

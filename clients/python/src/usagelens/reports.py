@@ -1,0 +1,131 @@
+"""The reports (``POST /v1/reports/<name>``): ``client.reports.widgets(...)``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .errors import InvalidResponse
+from .spec import Filter, TimeSpec, format_time, where_list
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas
+
+__all__ = ["Report", "Reports"]
+
+
+class _Transport(Protocol):
+    def _json(self, method: str, path: str, *, body: Any | None = None) -> Any: ...
+
+
+class Report(Mapping[str, Any]):
+    """A report's answer: a read-only mapping of its JSON (``report["widgets"]``),
+    with ``name``, ``meta`` and :meth:`frame` for its tables."""
+
+    __slots__ = ("name", "data")
+
+    def __init__(self, name: str, data: dict[str, Any]) -> None:
+        self.name = name
+        self.data = data
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        return f"Report({self.name!r}, keys={list(self.data)})"
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """``took_ms``, ``plan``, ``queries``, ``from`` and ``to``."""
+        meta = self.data.get("meta", {})
+        return meta if isinstance(meta, dict) else {}
+
+    def frame(self, key: str) -> pandas.DataFrame:
+        """The list of objects under ``key`` (``"widgets"``, ``"least_used"``)
+        as a pandas DataFrame, one row per object."""
+        try:
+            import pandas
+        except ImportError as e:  # pragma: no cover - depends on the environment
+            raise ImportError("Report.frame() needs pandas: pip install 'usagelens[pandas]'") from e
+        rows = self.data.get(key)
+        if not isinstance(rows, list):
+            raise KeyError(f"{key!r} is not a table of the {self.name} report: its tables are {self.tables()}")
+        return pandas.DataFrame.from_records(rows)
+
+    def tables(self) -> list[str]:
+        """The keys whose value is a list of objects."""
+        return [k for k, v in self.data.items() if isinstance(v, list) and all(isinstance(r, dict) for r in v)]
+
+
+def _scope(
+    app: str,
+    from_: TimeSpec | None,
+    to: TimeSpec | None,
+    where: Filter | Sequence[Filter] | None,
+    tz: str | None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"app": app}
+    if from_ is not None:
+        body["from"] = format_time(from_, "from_")
+    if to is not None:
+        body["to"] = format_time(to, "to")
+    if where is not None:
+        body["where"] = where_list(where)
+    if tz is not None:
+        body["tz"] = tz
+    return body
+
+
+class Reports:
+    """``client.reports``: one method per report (docs/reports.md).
+
+    Each takes the common scope — ``app``, ``from_`` (inclusive), ``to``
+    (exclusive; default the last 7 days), ``where`` (the filters of
+    :meth:`Client.query`, to segment by any dimension) and ``tz`` — plus the
+    report's own arguments, and returns a :class:`Report`.
+    """
+
+    __slots__ = ("_client",)
+
+    def __init__(self, client: _Transport) -> None:
+        self._client = client
+
+    def run(self, name: str, body: Mapping[str, Any]) -> Report:
+        """Runs report ``name`` with ``body`` as its JSON, unchanged."""
+        if not isinstance(name, str) or not name:
+            raise TypeError("name: a report name, like 'widgets'")
+        answer = self._client._json("POST", f"/v1/reports/{name}", body=dict(body))
+        if not isinstance(answer, dict) or answer.get("report") != name:
+            raise InvalidResponse(
+                f"POST /v1/reports/{name}: the answer is not the {name} report", status=200, code="invalid_response"
+            )
+        return Report(name, answer)
+
+    def widgets(
+        self,
+        app: str,
+        *,
+        from_: TimeSpec | None = None,
+        to: TimeSpec | None = None,
+        where: Filter | Sequence[Filter] | None = None,
+        tz: str | None = None,
+        page: str | None = None,
+        limit: int | None = None,
+    ) -> Report:
+        """Which widgets are used most (``widgets``: clicks, users, sessions,
+        share, previous_clicks, pages) and least (``least_used``, widgets
+        without a click in the range included); ``page`` keeps one page's clicks."""
+        body = _scope(app, from_, to, where, tz)
+        if page is not None:
+            body["page"] = page
+        if limit is not None:
+            if isinstance(limit, bool) or not isinstance(limit, int):
+                raise TypeError(f"limit: an int, not {type(limit).__name__}")
+            body["limit"] = limit
+        return self.run("widgets", body)
