@@ -277,3 +277,110 @@ fn the_query_command_prints_a_ranking() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("group_by[0]"));
     Db::open(&db).drop_db();
 }
+
+#[test]
+fn report_prints_the_apis_answer_as_tables_or_json() {
+    let db = unique_db();
+    let created = cli_json(&db, &["apps", "create", "shop"]);
+    let (wk, rt) = (
+        created["write_key"].as_str().unwrap().to_owned(),
+        created["read_token"].as_str().unwrap().to_owned(),
+    );
+    let collector = Collector::start(&db, &[]);
+    let now = mongodb::bson::DateTime::now().timestamp_millis();
+    // export: 3 clicks (2 by admins), search: 1.
+    let events: Vec<serde_json::Value> = [("export", "admin"), ("export", "admin"), ("export", "viewer"), ("search", "viewer")]
+        .iter()
+        .enumerate()
+        .map(|(i, (w, role))| json!({"id": format!("r{i}"), "type": "click", "ts": now - 3_600_000,
+                                     "props": {"widget": w, "role": role, "user": format!("u{i}"), "page": "/"}}))
+        .collect();
+    let r = reqwest::blocking::Client::new()
+        .post(collector.url("/v1/batch"))
+        .header("content-type", "application/json")
+        .body(json!({"app": "shop", "key": wk, "events": events}).to_string())
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let url = format!("http://{}", collector.addr);
+    let report = |extra: &[&str]| {
+        let mut args = vec![
+            "report", "widgets", "--app", "shop", "--url", &url, "--token", &rt,
+        ];
+        args.extend_from_slice(extra);
+        cli(&db, &args)
+    };
+
+    let out = report(&["--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["report"], "widgets");
+    assert_eq!(answer["widgets"][0]["widget"], "export");
+    assert_eq!(answer["widgets"][0]["clicks"], 3);
+    assert_eq!(answer["total_clicks"], 4);
+
+    let out = report(&["--since", "1d", "--where", "role=admin"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("widgets: 2 clicks from "), "{text}");
+    let export_row = text
+        .lines()
+        .find(|l| l.starts_with("export "))
+        .expect(&text);
+    let cells: Vec<&str> = export_row.split_whitespace().collect();
+    assert_eq!(&cells[..5], ["export", "2", "2", "0", "100.0%"], "{text}");
+    assert!(text.contains("least used"), "{text}");
+    assert!(
+        !text.contains("search "),
+        "search had no admin click in the table: {text}"
+    );
+
+    // The API's errors, as the API words them; the CLI's own, before any request.
+    for (extra, what) in [
+        (
+            vec!["--where", "$where=1"],
+            "400 Bad Request invalid_query: where[0].dim",
+        ),
+        (
+            vec!["--where", "role"],
+            "--where \"role\": write name=value",
+        ),
+    ] {
+        let out = report(&extra);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(what), "{what}: {err}");
+    }
+    let out = cli(
+        &db,
+        &[
+            "report", "nope", "--app", "shop", "--url", &url, "--token", &rt,
+        ],
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the reports are widgets"));
+    let out = cli(
+        &db,
+        &[
+            "report",
+            "widgets",
+            "--app",
+            "shop",
+            "--url",
+            "http://127.0.0.1:9",
+            "--token",
+            &rt,
+        ],
+    );
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("cannot reach the collector at http://127.0.0.1:9"));
+    drop(collector);
+    Db::open(&db).drop_db();
+}

@@ -1,4 +1,5 @@
-//! The command line: `serve` and the `apps` commands.
+//! The command line: `serve`, the `apps` commands, `query` (on the store)
+//! and `report` (through a collector's HTTP API).
 
 use std::process::ExitCode;
 
@@ -7,6 +8,8 @@ use tracing_subscriber::EnvFilter;
 
 mod apps;
 mod query;
+mod report;
+mod table;
 
 use crate::config::{LogFormat, ServeConfig, StoreConfig};
 use crate::server::{serve, shutdown_signal};
@@ -32,6 +35,8 @@ enum Command {
     Apps(apps::AppsCommand),
     /// Query the events directly in the store (the same engine as POST /v1/query).
     Query(query::QueryArgs),
+    /// A report from a collector's HTTP API (POST /v1/reports/<name>), as tables or JSON.
+    Report(report::ReportArgs),
 }
 
 fn init_tracing(format: LogFormat) {
@@ -69,6 +74,11 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    // Through the HTTP API, like any client: no store of its own.
+    let cli = match cli.command {
+        Command::Report(a) => return report::run(a).await,
+        _ => cli,
+    };
     let s = &cli.store;
     let store = Store::connect(&s.mongodb_uri, &s.database, s.write_ack(), s.store_timeout).await?;
     match cli.command {
@@ -89,6 +99,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Apps(cmd) => apps::run(&store, cmd).await?,
         Command::Query(q) => query::run(&store, q).await?,
+        Command::Report(_) => unreachable!("answered before the store is opened"),
     }
     Ok(())
 }

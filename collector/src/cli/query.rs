@@ -37,7 +37,8 @@ pub(super) struct QueryArgs {
     json: bool,
 }
 
-fn since_ms(s: &str) -> anyhow::Result<i64> {
+/// `--since 7d` as milliseconds.
+pub(super) fn since_span_ms(s: &str) -> anyhow::Result<i64> {
     let (n, unit) = s.split_at(s.len().saturating_sub(1));
     let n: i64 = n
         .parse()
@@ -48,8 +49,13 @@ fn since_ms(s: &str) -> anyhow::Result<i64> {
         "d" => 86_400_000,
         _ => anyhow::bail!("--since: write like 30m, 12h or 7d"),
     };
-    let now = mongodb::bson::DateTime::now().timestamp_millis();
-    Ok(now - n * ms)
+    n.checked_mul(ms)
+        .filter(|span| *span > 0)
+        .ok_or_else(|| anyhow::anyhow!("--since: write like 30m, 12h or 7d"))
+}
+
+fn since_ms(s: &str) -> anyhow::Result<i64> {
+    Ok(mongodb::bson::DateTime::now().timestamp_millis() - since_span_ms(s)?)
 }
 
 pub(super) async fn run(store: &Store, a: QueryArgs) -> anyhow::Result<()> {
@@ -95,45 +101,6 @@ pub(super) async fn run(store: &Store, a: QueryArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::json!({"columns": columns, "rows": rows}));
         return Ok(());
     }
-    let cell = |v: &serde_json::Value| match v {
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Null => "(none)".into(),
-        other => other.to_string(),
-    };
-    let table: Vec<Vec<String>> = rows.iter().map(|r| r.iter().map(cell).collect()).collect();
-    let widths: Vec<usize> = columns
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            table
-                .iter()
-                .map(|r| r[i].chars().count())
-                .chain([c.len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |cells: &[String]| {
-        cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect::<Vec<_>>()
-            .join("  ")
-            .trim_end()
-            .to_owned()
-    };
-    println!("{}", line(&columns));
-    println!(
-        "{}",
-        widths
-            .iter()
-            .map(|w| "-".repeat(*w))
-            .collect::<Vec<_>>()
-            .join("  ")
-    );
-    for r in &table {
-        println!("{}", line(r));
-    }
+    super::table::print(&columns, &rows);
     Ok(())
 }

@@ -1,0 +1,226 @@
+//! `usagelens-collector report <name> …`: a report from a collector's HTTP
+//! API (`POST /v1/reports/<name>`), printed as tables or JSON. It asks the
+//! API like any client does, so the command line and the API cannot
+//! disagree.
+
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use serde_json::{json, Value};
+
+use crate::reports::REPORTS;
+
+/// `usagelens-collector report widgets --app demo --since 7d --where role=admin`
+#[derive(Debug, clap::Args)]
+pub(super) struct ReportArgs {
+    /// The report: widgets.
+    name: String,
+    /// App id.
+    #[arg(long)]
+    app: String,
+    /// The collector's base URL.
+    #[arg(long, env = "USAGELENS_URL", default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// The app's read token (`apps create` printed it).
+    #[arg(long, env = "USAGELENS_READ_TOKEN", hide_env_values = true)]
+    token: String,
+    /// The last N minutes/hours/days to now (`30m`, `12h`, `7d`); default 7d.
+    #[arg(long, conflicts_with_all = ["from", "to"])]
+    since: Option<String>,
+    /// From (inclusive): RFC 3339 or epoch ms.
+    #[arg(long)]
+    from: Option<String>,
+    /// To (exclusive): RFC 3339 or epoch ms.
+    #[arg(long)]
+    to: Option<String>,
+    /// A segment: `name=value`, `name!=value`, `name>=3`, `name<3` … (repeatable; all must hold).
+    #[arg(long = "where")]
+    filters: Vec<String>,
+    /// Time zone (IANA) for reports that bucket by time.
+    #[arg(long)]
+    tz: Option<String>,
+    /// widgets: only clicks on this page.
+    #[arg(long)]
+    page: Option<String>,
+    /// Rows of each list.
+    #[arg(long)]
+    limit: Option<u32>,
+    /// Print the answer as JSON instead of tables.
+    #[arg(long)]
+    json: bool,
+}
+
+/// A `--where` value: an integer, a number, `true`/`false`, else a string.
+fn typed(v: &str) -> Value {
+    if let Ok(n) = v.parse::<i64>() {
+        return json!(n);
+    }
+    if let Ok(x) = v.parse::<f64>() {
+        if x.is_finite() {
+            return json!(x);
+        }
+    }
+    match v {
+        "true" => json!(true),
+        "false" => json!(false),
+        _ => json!(v),
+    }
+}
+
+/// `--where name<op>value` as a filter of the query API.
+fn filter(s: &str) -> anyhow::Result<Value> {
+    for (token, op) in [
+        ("!=", "ne"),
+        (">=", "gte"),
+        ("<=", "lte"),
+        ("=", "eq"),
+        (">", "gt"),
+        ("<", "lt"),
+    ] {
+        if let Some((name, value)) = s.split_once(token) {
+            let name = name.trim();
+            if name.is_empty() {
+                break;
+            }
+            return Ok(json!({"dim": name, "op": op, "value": typed(value.trim())}));
+        }
+    }
+    bail!("--where {s:?}: write name=value, name!=value, name>=value, name<=value, name>value or name<value")
+}
+
+/// `--from`/`--to`: epoch ms as a number, anything else as given (the API
+/// checks it and names the field).
+fn time(s: &str) -> Value {
+    match s.parse::<i64>() {
+        Ok(ms) => json!(ms),
+        Err(_) => json!(s),
+    }
+}
+
+/// The request body of the arguments.
+fn body(a: &ReportArgs, now_ms: i64) -> anyhow::Result<Value> {
+    let mut b = json!({"app": a.app});
+    if let Some(s) = &a.since {
+        b["from"] = json!(now_ms - super::query::since_span_ms(s)?);
+        b["to"] = json!(now_ms);
+    }
+    if let Some(f) = &a.from {
+        b["from"] = time(f);
+    }
+    if let Some(t) = &a.to {
+        b["to"] = time(t);
+    }
+    if !a.filters.is_empty() {
+        b["where"] = a
+            .filters
+            .iter()
+            .map(|f| filter(f))
+            .collect::<anyhow::Result<Vec<_>>>()?
+            .into();
+    }
+    if let Some(tz) = &a.tz {
+        b["tz"] = json!(tz);
+    }
+    if let Some(p) = &a.page {
+        b["page"] = json!(p);
+    }
+    if let Some(l) = a.limit {
+        b["limit"] = json!(l);
+    }
+    Ok(b)
+}
+
+/// Rows of the objects of `list` under `columns` (a list cell as `a, b`).
+fn rows(list: &Value, columns: &[&str], cell: impl Fn(&str, &Value) -> Value) -> Vec<Vec<Value>> {
+    list.as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|o| columns.iter().map(|c| cell(c, &o[*c])).collect())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn print_widgets(answer: &Value) {
+    println!(
+        "widgets: {} clicks from {} to {}",
+        answer["total_clicks"],
+        answer["meta"]["from"].as_str().unwrap_or("?"),
+        answer["meta"]["to"].as_str().unwrap_or("?")
+    );
+    let columns = [
+        "widget",
+        "clicks",
+        "users",
+        "sessions",
+        "share",
+        "previous_clicks",
+        "pages",
+    ];
+    let table = rows(&answer["widgets"], &columns, |c, v| match c {
+        "share" => json!(format!("{:.1}%", v.as_f64().unwrap_or(0.0) * 100.0)),
+        "pages" => json!(v
+            .as_array()
+            .map(|ps| ps
+                .iter()
+                .map(|p| format!("{} ({})", p["page"].as_str().unwrap_or("?"), p["clicks"]))
+                .collect::<Vec<_>>()
+                .join(", "))
+            .unwrap_or_default()),
+        _ => v.clone(),
+    });
+    let names: Vec<String> = columns.iter().map(|c| (*c).to_owned()).collect();
+    super::table::print(&names, &table);
+    println!();
+    println!("least used (clicked in the 90 days before `to`, fewest clicks first):");
+    let columns = ["widget", "clicks", "last_seen"];
+    let table = rows(&answer["least_used"], &columns, |_, v| v.clone());
+    let names: Vec<String> = columns.iter().map(|c| (*c).to_owned()).collect();
+    super::table::print(&names, &table);
+}
+
+pub(super) async fn run(a: ReportArgs) -> anyhow::Result<()> {
+    if !REPORTS.contains(&a.name.as_str()) {
+        bail!(
+            "no report named {:?}: the reports are {}",
+            a.name,
+            REPORTS.join(", ")
+        );
+    }
+    let now = mongodb::bson::DateTime::now().timestamp_millis();
+    let body = body(&a, now)?;
+    let base = a.url.trim_end_matches('/');
+    let url = format!("{base}/v1/reports/{}", a.name);
+    let resp = reqwest::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()?
+        .post(&url)
+        .bearer_auth(a.token.trim())
+        .json(&body)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach the collector at {base} (--url, USAGELENS_URL)"))?;
+    let status = resp.status();
+    let text = resp.text().await?;
+    let answer: Value = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{url} answered {status} with something that is not JSON: {}",
+            text.chars().take(200).collect::<String>()
+        )
+    })?;
+    if !status.is_success() {
+        let code = answer["error"]["code"].as_str().unwrap_or("error");
+        let message = answer["error"]["message"].as_str().unwrap_or(&text);
+        bail!("{status} {code}: {message}");
+    }
+    if a.json {
+        println!("{answer}");
+        return Ok(());
+    }
+    match a.name.as_str() {
+        "widgets" => print_widgets(&answer),
+        _ => println!("{answer:#}"),
+    }
+    Ok(())
+}
