@@ -31,7 +31,7 @@ pub(super) fn print(columns: &[String], rows: &[Vec<serde_json::Value>]) {
             .trim_end()
             .to_owned()
     };
-    println!("{}", line(&columns));
+    println!("{}", line(columns));
     println!(
         "{}",
         widths
