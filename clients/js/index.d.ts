@@ -224,9 +224,42 @@ export interface WidgetsReport {
   meta: ReportMeta;
 }
 
+export type Percentile = "p50" | "p75" | "p90" | "p95" | "p99";
+
+export interface LoadTimeOptions extends ReportScope {
+  /** Only this page. */
+  page?: string;
+  /** Default p50, p75, p95. */
+  percentiles?: readonly Percentile[];
+  /** Most pages, by loads (1 to 1000, default 20). */
+  limit?: number;
+}
+
+/** A phase: its percentiles (null when no load of the page reports it) and how many loads do. */
+export type PhaseRow = { phase: string; count: number } & Partial<Record<Percentile, number | null>>;
+
+export interface LoadTimeReport {
+  report: "load-time";
+  percentiles: Percentile[];
+  /** Most loads first. */
+  pages: {
+    page: string;
+    loads: number;
+    /** The waterfall (redirect … load_event), then the app's own phases, then fcp, lcp, inp, cls. */
+    phases: PhaseRow[];
+    total: Partial<Record<Percentile, number | null>>;
+  }[];
+  /** The app's own phases found (`usagelens.mark`, `usage:` measures). */
+  custom_phases: string[];
+  trend: { bucket: string; loads: number; p75_total_ms: number | null }[];
+  meta: ReportMeta;
+}
+
 export interface Reports {
   /** Which widgets are used most, and least. */
   widgets(options: WidgetsOptions): Promise<WidgetsReport>;
+  /** The load-time breakdown per page, and by day. */
+  loadTime(options: LoadTimeOptions): Promise<LoadTimeReport>;
   /** Any report by name, with its body as given. */
   run(name: string, body: Record<string, unknown> & { app: string }, options?: CallOptions): Promise<Record<string, unknown> & { report: string; meta: ReportMeta }>;
 }

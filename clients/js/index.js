@@ -165,6 +165,7 @@ export class UsageClient {
     return {
       run: (name, body, options) => run(name, body, options),
       widgets: (options) => run("widgets", options ?? {}),
+      loadTime: (options) => run("load-time", options ?? {}),
     };
   }
 

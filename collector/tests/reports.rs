@@ -340,7 +340,7 @@ async fn reports_check_auth_names_and_bodies_like_the_query_api() {
     // No such report.
     report(&env, &token, "nope", body.clone())
         .await
-        .assert_error(404, "not_found", "the reports are widgets");
+        .assert_error(404, "not_found", "the reports are widgets, load-time");
     // Bad bodies: each error names the field.
     for (b, what) in [
         (
@@ -383,5 +383,192 @@ async fn reports_check_auth_names_and_bodies_like_the_query_api() {
     assert_eq!(to.as_millis() - from.as_millis(), 7 * DAY);
     assert_eq!(r.json["widgets"], json!([]));
     assert_eq!(r.json["total_clicks"], 0);
+    env.drop_db().await;
+}
+
+/// The exact percentile the approximate one is held to (nearest rank).
+fn nearest_rank(values: &[f64], p: f64) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    v[((p * v.len() as f64).ceil() as usize).saturating_sub(1)]
+}
+
+#[tokio::test]
+async fn load_time_gives_each_pages_waterfall_custom_phases_vitals_and_a_daily_trend() {
+    let env = TestEnv::new().await;
+    let token = env.app.read_token.clone();
+    let phases = [
+        "redirect",
+        "dns",
+        "connect",
+        "tls",
+        "request",
+        "response",
+        "dom",
+        "dcl",
+        "load_event",
+    ];
+    // Per page: 60 loads (the settings page 30), over 3 days; every load has
+    // the waterfall and total; every third a custom phase `hero`; timing
+    // events with INP and CLS.
+    let mut events = Vec::new();
+    let mut loads: HashMap<(&str, &str), Vec<f64>> = HashMap::new();
+    let mut per_day: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
+    for (page, n) in [("/", 60), ("/settings", 30)] {
+        for i in 0..n {
+            let ts = FROM + (i as i64 % 3) * DAY + i as i64 * 60_000;
+            let mut metrics = serde_json::Map::new();
+            for (k, p) in phases.iter().enumerate() {
+                // Distinct per phase and page, spread over a range.
+                let v = ((i * 7 + k * 13) % 50) as f64 + if page == "/" { 0.0 } else { 100.0 };
+                metrics.insert(format!("{p}_ms"), json!(v));
+                loads.entry((page, *p)).or_default().push(v);
+            }
+            let total = 200.0 + ((i * 11) % 300) as f64;
+            metrics.insert("total_ms".into(), json!(total));
+            loads.entry((page, "total")).or_default().push(total);
+            per_day
+                .entry((ts - FROM).div_euclid(DAY))
+                .or_default()
+                .push(total);
+            metrics.insert("fcp_ms".into(), json!(100.0 + i as f64));
+            loads
+                .entry((page, "fcp"))
+                .or_default()
+                .push(100.0 + i as f64);
+            if i % 3 == 0 {
+                metrics.insert("hero_ms".into(), json!(500.0 + i as f64));
+                loads
+                    .entry((page, "hero"))
+                    .or_default()
+                    .push(500.0 + i as f64);
+            }
+            events.push(json!({"id": format!("l{page}{i}"), "type": "load", "ts": ts, "props": {"page": page}, "metrics": metrics}));
+            if i % 2 == 0 {
+                let inp = 40.0 + ((i * 17) % 400) as f64;
+                let cls = ((i * 3) % 25) as f64 / 100.0;
+                loads.entry((page, "inp")).or_default().push(inp);
+                loads.entry((page, "cls")).or_default().push(cls);
+                events.push(json!({"id": format!("t{page}{i}"), "type": "timing", "ts": ts + 5000, "props": {"page": page},
+                                   "metrics": {"inp_ms": inp, "cls": cls}}));
+            }
+        }
+    }
+    // A load outside the range counts nowhere.
+    events.push(json!({"id": "old", "type": "load", "ts": FROM - DAY, "props": {"page": "/"}, "metrics": {"total_ms": 99999.0}}));
+    let r = env
+        .post_json(json!({"app": "demo", "events": events}).to_string())
+        .await;
+    assert_eq!(r.json["accepted"], events.len(), "{}", r.text);
+
+    let r = report(
+        &env,
+        &token,
+        "load-time",
+        json!({"app": "demo", "from": FROM, "to": TO}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["report"], "load-time");
+    assert_eq!(r.json["percentiles"], json!(["p50", "p75", "p95"]));
+    assert_eq!(r.json["custom_phases"], json!(["hero_ms"]));
+    let pages = r.json["pages"].as_array().unwrap();
+    assert_eq!(pages.len(), 2);
+    assert_eq!(pages[0]["page"], "/", "most loads first");
+    assert_eq!(pages[0]["loads"], 60);
+    assert_eq!(pages[1]["loads"], 30);
+    let close = |got: &Value, want: f64, range: f64, what: &str| {
+        let got = got.as_f64().unwrap_or_else(|| panic!("{what}: {got}"));
+        assert!(
+            (got - want).abs() <= 0.02 * range + 1e-9,
+            "{what}: {got} vs {want}"
+        );
+    };
+    for p in pages {
+        let page = p["page"].as_str().unwrap();
+        let names: Vec<&str> = p["phases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|ph| ph["phase"].as_str().unwrap())
+            .collect();
+        let mut order = phases.to_vec();
+        order.extend(["hero", "fcp", "inp", "cls"]);
+        assert_eq!(
+            names, order,
+            "waterfall order, then the app's phase, then the vitals (no LCP sent)"
+        );
+        for ph in p["phases"].as_array().unwrap() {
+            let name = ph["phase"].as_str().unwrap();
+            let values = &loads[&(page, name)];
+            assert_eq!(ph["count"], json!(values.len()), "{page} {name}");
+            let range = values.iter().cloned().fold(f64::MIN, f64::max)
+                - values.iter().cloned().fold(f64::MAX, f64::min);
+            for (key, q) in [("p50", 0.5), ("p75", 0.75), ("p95", 0.95)] {
+                close(
+                    &ph[key],
+                    nearest_rank(values, q),
+                    range.max(1.0),
+                    &format!("{page} {name} {key}"),
+                );
+            }
+        }
+        let totals = &loads[&(page, "total")];
+        close(
+            &p["total"]["p75"],
+            nearest_rank(totals, 0.75),
+            300.0,
+            &format!("{page} total p75"),
+        );
+    }
+    let trend = r.json["trend"].as_array().unwrap();
+    assert_eq!(trend.len(), per_day.len());
+    for (t, (day, totals)) in trend.iter().zip(&per_day) {
+        assert_eq!(t["loads"], json!(totals.len()));
+        close(
+            &t["p75_total_ms"],
+            nearest_rank(totals, 0.75),
+            300.0,
+            &format!("day {day}"),
+        );
+        let bucket =
+            usagelens_protocol::Timestamp::parse_rfc3339(t["bucket"].as_str().unwrap()).unwrap();
+        assert_eq!(bucket.as_millis(), (FROM + day * DAY).div_euclid(DAY) * DAY);
+    }
+
+    // Chosen percentiles, one page.
+    let r = report(
+        &env,
+        &token,
+        "load-time",
+        json!({"app": "demo", "from": FROM, "to": TO, "page": "/settings", "percentiles": ["p90"]}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let pages = r.json["pages"].as_array().unwrap();
+    assert_eq!(pages.len(), 1);
+    let dns = &pages[0]["phases"][1];
+    assert_eq!(dns["phase"], "dns");
+    assert!(
+        dns.get("p50").is_none() && dns.get("p90").is_some(),
+        "{dns}"
+    );
+    for (b, what) in [
+        (
+            json!({"app": "demo", "percentiles": ["avg"]}),
+            "percentiles[0]: `avg` is not a percentile",
+        ),
+        (
+            json!({"app": "demo", "percentiles": []}),
+            "percentiles: give at least one",
+        ),
+        (
+            json!({"app": "demo", "percentiles": ["p50", "p50"]}),
+            "percentiles[1]: `p50` appears twice",
+        ),
+    ] {
+        let r = report(&env, &token, "load-time", b).await;
+        r.assert_error(400, "invalid_query", what);
+    }
     env.drop_db().await;
 }

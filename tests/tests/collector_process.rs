@@ -343,6 +343,31 @@ fn report_prints_the_apis_answer_as_tables_or_json() {
         "search had no admin click in the table: {text}"
     );
 
+    let out = cli(
+        &db,
+        &[
+            "report",
+            "load-time",
+            "--app",
+            "shop",
+            "--url",
+            &url,
+            "--token",
+            &rt,
+            "--percentile",
+            "p90",
+            "--json",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["report"], "load-time");
+    assert_eq!(answer["percentiles"], json!(["p90"]));
+
     // The API's errors, as the API words them; the CLI's own, before any request.
     for (extra, what) in [
         (
@@ -365,7 +390,7 @@ fn report_prints_the_apis_answer_as_tables_or_json() {
             "report", "nope", "--app", "shop", "--url", &url, "--token", &rt,
         ],
     );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("the reports are widgets"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the reports are widgets, load-time"));
     let out = cli(
         &db,
         &[

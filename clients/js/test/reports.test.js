@@ -76,10 +76,20 @@ describe("reports", { timeout: 120_000 }, () => {
     assert.deepEqual(same.widgets, r.widgets);
   });
 
+  it("loadTime asks load-time with its own fields", async () => {
+    // The data set has no `load` events: an empty breakdown, shaped as asked.
+    const r = await client.reports.loadTime({ app: "alpha", ...range, percentiles: ["p90"], tz: "Europe/Berlin" });
+    assert.equal(r.report, "load-time");
+    assert.deepEqual(r.percentiles, ["p90"]);
+    assert.deepEqual(r.pages, []);
+    await assert.rejects(client.reports.loadTime({ app: "alpha", percentiles: ["avg"] }),
+      (e) => e instanceof InvalidQuery && /percentiles\[0\]/.test(e.message));
+  });
+
   it("throws the typed errors", async () => {
     await assert.rejects(client.reports.widgets({ app: "alpha", where: [{ dim: "page", op: "$regex", value: "/" }] }),
       (e) => e instanceof InvalidQuery && /where\[0\]\.op/.test(e.message));
-    await assert.rejects(client.reports.run("nope", { app: "alpha" }), (e) => e instanceof NotFound && /the reports are widgets/.test(e.message));
+    await assert.rejects(client.reports.run("nope", { app: "alpha" }), (e) => e instanceof NotFound && /the reports are widgets, load-time/.test(e.message));
     await assert.rejects(new UsageClient(env.url, env.beta.read_token).reports.widgets({ app: "alpha" }), Forbidden);
     await assert.rejects(client.reports.widgets({ app: "alpha", where: "pro=true" }), TypeError);
     await assert.rejects(client.reports.run("../query", { app: "alpha" }), TypeError);

@@ -104,7 +104,19 @@ def test_report_errors(env: Env) -> None:
         lens.reports.widgets("shop", limit=0)
     with pytest.raises(TypeError, match="limit"):
         lens.reports.widgets("shop", limit="5")  # type: ignore[arg-type]
-    with pytest.raises(NotFound, match="the reports are widgets"):
+    with pytest.raises(NotFound, match="the reports are widgets, load-time"):
         lens.reports.run("nope", {"app": "shop"})
     with pytest.raises(Forbidden):
         Client(env.url, env.other.read_token).reports.widgets("shop")
+
+
+def test_load_time_wiring(env: Env) -> None:
+    # The shop sends no `load` events: an empty breakdown, shaped as asked.
+    lens = Client(env.url, env.shop.read_token)
+    start, end = window(env)
+    report = lens.reports.load_time("shop", from_=start, to=end, percentiles=["p90", "p99"], tz="Europe/Berlin")
+    assert report.name == "load-time"
+    assert report["percentiles"] == ["p90", "p99"]
+    assert report["pages"] == [] and report["trend"] == []
+    with pytest.raises(InvalidQuery, match=r"percentiles\[0\]"):
+        lens.reports.load_time("shop", percentiles=["avg"])

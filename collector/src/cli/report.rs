@@ -13,7 +13,7 @@ use crate::reports::REPORTS;
 /// `usagelens-collector report widgets --app demo --since 7d --where role=admin`
 #[derive(Debug, clap::Args)]
 pub(super) struct ReportArgs {
-    /// The report: widgets.
+    /// The report: widgets, load-time.
     name: String,
     /// App id.
     #[arg(long)]
@@ -39,9 +39,12 @@ pub(super) struct ReportArgs {
     /// Time zone (IANA) for reports that bucket by time.
     #[arg(long)]
     tz: Option<String>,
-    /// widgets: only clicks on this page.
+    /// widgets, load-time: only this page.
     #[arg(long)]
     page: Option<String>,
+    /// load-time: the percentiles (repeatable: p50, p75, p90, p95, p99).
+    #[arg(long = "percentile")]
+    percentiles: Vec<String>,
     /// Rows of each list.
     #[arg(long)]
     limit: Option<u32>,
@@ -124,6 +127,9 @@ fn body(a: &ReportArgs, now_ms: i64) -> anyhow::Result<Value> {
     if let Some(p) = &a.page {
         b["page"] = json!(p);
     }
+    if !a.percentiles.is_empty() {
+        b["percentiles"] = json!(a.percentiles);
+    }
     if let Some(l) = a.limit {
         b["limit"] = json!(l);
     }
@@ -180,6 +186,60 @@ fn print_widgets(answer: &Value) {
     super::table::print(&names, &table);
 }
 
+fn print_load_time(answer: &Value) {
+    let percentiles: Vec<String> = answer["percentiles"]
+        .as_array()
+        .map(|ps| {
+            ps.iter()
+                .filter_map(|p| p.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let ms = |v: &Value| match v.as_f64() {
+        Some(x) => json!(format!("{x:.1}")),
+        None => json!("-"),
+    };
+    for page in answer["pages"].as_array().into_iter().flatten() {
+        println!(
+            "{}: {} loads, total {}",
+            page["page"].as_str().unwrap_or("?"),
+            page["loads"],
+            percentiles
+                .iter()
+                .map(|p| format!("{p} {}", ms(&page["total"][p]).as_str().unwrap_or("-")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let mut columns = vec!["phase".to_owned()];
+        columns.extend(percentiles.iter().cloned());
+        columns.push("count".into());
+        let table: Vec<Vec<Value>> = page["phases"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|ph| {
+                let mut row = vec![ph["phase"].clone()];
+                row.extend(percentiles.iter().map(|p| ms(&ph[p])));
+                row.push(ph["count"].clone());
+                row
+            })
+            .collect();
+        super::table::print(&columns, &table);
+        println!();
+    }
+    println!("by day:");
+    let columns = ["bucket", "loads", "p75_total_ms"];
+    let table = rows(&answer["trend"], &columns, |c, v| {
+        if c == "p75_total_ms" {
+            ms(v)
+        } else {
+            v.clone()
+        }
+    });
+    let names: Vec<String> = columns.iter().map(|c| (*c).to_owned()).collect();
+    super::table::print(&names, &table);
+}
+
 pub(super) async fn run(a: ReportArgs) -> anyhow::Result<()> {
     if !REPORTS.contains(&a.name.as_str()) {
         bail!(
@@ -220,6 +280,7 @@ pub(super) async fn run(a: ReportArgs) -> anyhow::Result<()> {
     }
     match a.name.as_str() {
         "widgets" => print_widgets(&answer),
+        "load-time" => print_load_time(&answer),
         _ => println!("{answer:#}"),
     }
     Ok(())

@@ -25,5 +25,8 @@ pub(super) async fn post(
         )));
     };
     access.allow(r.app())?;
-    Ok(Json(r.run(&state.store, state.config.query_timeout).await?))
+    Ok(Json(
+        r.run(&state.store, &state.catalog, state.config.query_timeout)
+            .await?,
+    ))
 }

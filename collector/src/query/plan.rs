@@ -11,7 +11,7 @@
 
 use mongodb::bson::{doc, Bson, Document};
 
-use super::request::{Filter, Measure, Op, QueryRequest, DEFAULT_LIMIT, MAX_LIMIT};
+use super::request::{Filter, Func, Measure, Op, QueryRequest, DEFAULT_LIMIT, MAX_LIMIT};
 use super::QueryError;
 use crate::store::json;
 
@@ -244,6 +244,13 @@ fn accumulator(m: &Measure) -> (Document, Bson) {
         Measure::Of { func, of } => {
             let input = format!("$metrics.{of}");
             let name = m.column();
+            if *func == Func::Count {
+                // Numbers sort above null and a missing field: 1 per event with the metric.
+                return (
+                    doc! { "$sum": { "$cond": [ { "$gt": [ &input, null ] }, 1, 0 ] } },
+                    Bson::String(format!("${name}")),
+                );
+            }
             match func.percentile() {
                 Some(p) => (
                     doc! { "$percentile": { "input": &input, "p": [p], "method": "approximate" } },

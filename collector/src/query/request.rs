@@ -159,6 +159,8 @@ string_enum!(
 string_enum!(
     /// A function of a metric.
     Func, "a function", {
+        /// How many events have the metric.
+        Count = "count",
         /// The sum.
         Sum = "sum",
         /// The mean.
@@ -189,7 +191,7 @@ impl Func {
             Self::P90 => 0.9,
             Self::P95 => 0.95,
             Self::P99 => 0.99,
-            Self::Sum | Self::Avg | Self::Min | Self::Max => return None,
+            Self::Count | Self::Sum | Self::Avg | Self::Min | Self::Max => return None,
         })
     }
 }

@@ -8,12 +8,14 @@
 //! | module | report |
 //! |---|---|
 //! | `widgets.rs` | `widgets`: the most and the least used widgets |
+//! | `load_time.rs` | `load-time`: the load-time waterfall per page, the app's phases, the vitals, a trend |
 //!
 //! Every report's body has the common scope ([`Scope`]): `app`, `from`/`to`
 //! (half-open, default the last 7 days), `where` (the query API's filters,
 //! so any report is segmentable by any dimension) and `tz`; each report adds
 //! its own fields. The method of each report is in docs/reports.md.
 
+mod load_time;
 mod widgets;
 
 use std::time::{Duration, Instant};
@@ -21,12 +23,13 @@ use std::time::{Duration, Instant};
 use usagelens_protocol::Timestamp;
 
 use crate::apps::AppId;
+use crate::catalog::Catalog;
 use crate::query::{self, EventType, Filter, Name, Order, QueryError, QueryRequest};
 use crate::store::json::rfc3339;
 use crate::store::Store;
 
 /// The names of the reports, as `POST /v1/reports/<name>` takes them.
-pub const REPORTS: [&str; 1] = ["widgets"];
+pub const REPORTS: [&str; 2] = ["widgets", "load-time"];
 
 /// The default range: the last 7 days.
 const DEFAULT_RANGE_MS: i64 = 7 * 86_400_000;
@@ -158,6 +161,8 @@ fn desc(by: &str) -> Order {
 pub enum ReportRequest {
     /// `widgets`.
     Widgets(widgets::WidgetsRequest),
+    /// `load-time`.
+    LoadTime(load_time::LoadTimeRequest),
 }
 
 impl ReportRequest {
@@ -166,6 +171,7 @@ impl ReportRequest {
     pub fn parse(name: &str, body: &[u8], now_ms: i64) -> Result<Option<Self>, QueryError> {
         Ok(match name {
             "widgets" => Some(Self::Widgets(widgets::parse(body, now_ms)?)),
+            "load-time" => Some(Self::LoadTime(load_time::parse(body, now_ms)?)),
             _ => None,
         })
     }
@@ -174,6 +180,7 @@ impl ReportRequest {
     pub(crate) fn app(&self) -> &AppId {
         match self {
             Self::Widgets(r) => &r.scope.app,
+            Self::LoadTime(r) => &r.scope.app,
         }
     }
 
@@ -181,10 +188,12 @@ impl ReportRequest {
     pub async fn run(
         &self,
         store: &Store,
+        catalog: &Catalog,
         time_limit: Duration,
     ) -> Result<serde_json::Value, QueryError> {
         match self {
             Self::Widgets(r) => widgets::run(store, r, time_limit).await,
+            Self::LoadTime(r) => load_time::run(store, catalog, r, time_limit).await,
         }
     }
 }

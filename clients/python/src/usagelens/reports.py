@@ -129,3 +129,32 @@ class Reports:
                 raise TypeError(f"limit: an int, not {type(limit).__name__}")
             body["limit"] = limit
         return self.run("widgets", body)
+
+    def load_time(
+        self,
+        app: str,
+        *,
+        from_: TimeSpec | None = None,
+        to: TimeSpec | None = None,
+        where: Filter | Sequence[Filter] | None = None,
+        tz: str | None = None,
+        page: str | None = None,
+        percentiles: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> Report:
+        """The load-time breakdown per page (``pages``: ``loads``, ``phases``
+        in waterfall order then the app's own phases and the vitals, each
+        with its percentiles and ``count``; ``total``) and by day (``trend``,
+        in ``tz``). ``percentiles`` picks from p50, p75, p90, p95, p99."""
+        body = _scope(app, from_, to, where, tz)
+        if page is not None:
+            body["page"] = page
+        if percentiles is not None:
+            if isinstance(percentiles, str):
+                percentiles = [percentiles]
+            body["percentiles"] = list(percentiles)
+        if limit is not None:
+            if isinstance(limit, bool) or not isinstance(limit, int):
+                raise TypeError(f"limit: an int, not {type(limit).__name__}")
+            body["limit"] = limit
+        return self.run("load-time", body)
