@@ -255,11 +255,65 @@ export interface LoadTimeReport {
   meta: ReportMeta;
 }
 
+export interface PerformanceOptions extends ReportScope {
+  /** The series' buckets, default `hour`. */
+  interval?: "minute" | "hour" | "day" | "week" | "month";
+  /** Most routes and pages (1 to 1000, default 50). */
+  limit?: number;
+}
+
+export interface BrowserMemoryRow {
+  samples: number;
+  heap_p50: number | null;
+  heap_p95: number | null;
+  gc_count: number;
+  gc_reclaimed_bytes: number;
+  longtask_count: number;
+  longtask_ms: number;
+  blocking_ms: number;
+  longtask_max_ms: number | null;
+}
+
+export interface PerformanceReport {
+  report: "performance";
+  interval: string;
+  browser: {
+    series: (BrowserMemoryRow & { bucket: string })[];
+    by_page: (BrowserMemoryRow & { page: string | null })[];
+  };
+  server: {
+    routes: {
+      route: string | null;
+      method: string | null;
+      count: number;
+      errors: number;
+      error_rate: number;
+      p50_duration_ms: number | null;
+      p95_duration_ms: number | null;
+      p99_duration_ms: number | null;
+      p95_serialize_ms: number | null;
+      serialize_share: number;
+    }[];
+    memory: {
+      bucket: string;
+      samples: number;
+      rss_p50: number | null;
+      rss_max: number | null;
+      virtual_max: number | null;
+      jemalloc_allocated_p50: number | null;
+      mimalloc_committed_max: number | null;
+    }[];
+  };
+  meta: ReportMeta;
+}
+
 export interface Reports {
   /** Which widgets are used most, and least. */
   widgets(options: WidgetsOptions): Promise<WidgetsReport>;
   /** The load-time breakdown per page, and by day. */
   loadTime(options: LoadTimeOptions): Promise<LoadTimeReport>;
+  /** Browser memory, GC and long tasks; the server's API routes and memory. */
+  performance(options: PerformanceOptions): Promise<PerformanceReport>;
   /** Any report by name, with its body as given. */
   run(name: string, body: Record<string, unknown> & { app: string }, options?: CallOptions): Promise<Record<string, unknown> & { report: string; meta: ReportMeta }>;
 }

@@ -340,7 +340,11 @@ async fn reports_check_auth_names_and_bodies_like_the_query_api() {
     // No such report.
     report(&env, &token, "nope", body.clone())
         .await
-        .assert_error(404, "not_found", "the reports are widgets, load-time");
+        .assert_error(
+            404,
+            "not_found",
+            "the reports are widgets, load-time, performance",
+        );
     // Bad bodies: each error names the field.
     for (b, what) in [
         (
@@ -570,5 +574,157 @@ async fn load_time_gives_each_pages_waterfall_custom_phases_vitals_and_a_daily_t
         let r = report(&env, &token, "load-time", b).await;
         r.assert_error(400, "invalid_query", what);
     }
+    env.drop_db().await;
+}
+
+#[tokio::test]
+async fn performance_gives_browser_memory_and_long_tasks_and_each_routes_times_errors_and_serialization(
+) {
+    let env = TestEnv::new().await;
+    let token = env.app.read_token.clone();
+    let mut events = Vec::new();
+    // API calls: two routes; every 10th GET /users/{id} fails with a 500.
+    let mut durations: HashMap<(&str, &str), Vec<f64>> = HashMap::new();
+    let mut serialize: HashMap<(&str, &str), (f64, f64)> = HashMap::new();
+    let mut failed: HashMap<(&str, &str), u64> = HashMap::new();
+    for (route, method, n) in [("/users/{id}", "GET", 80), ("/reports", "POST", 20)] {
+        for i in 0..n {
+            let d = 5.0 + ((i * 37) % 200) as f64;
+            let ser = if route == "/reports" { d / 4.0 } else { 1.0 };
+            let status = if route == "/users/{id}" && i % 10 == 0 {
+                500
+            } else {
+                200
+            };
+            durations.entry((route, method)).or_default().push(d);
+            let e = serialize.entry((route, method)).or_default();
+            e.0 += ser;
+            e.1 += d;
+            if status >= 500 {
+                *failed.entry((route, method)).or_default() += 1;
+            }
+            events.push(
+                json!({"id": format!("h{route}{i}"), "type": "http", "ts": FROM + i as i64 * 60_000,
+                "props": {"route": route, "method": method, "status": status, "source": "server"},
+                "metrics": {"duration_ms": d, "serialize_ms": ser}}),
+            );
+        }
+    }
+    // Browser memory samples on two pages, in two hours; server samples.
+    let mut heap: HashMap<i64, Vec<f64>> = HashMap::new();
+    let mut longtask_ms: HashMap<&str, f64> = HashMap::new();
+    let mut gc: HashMap<i64, f64> = HashMap::new();
+    for i in 0..40_i64 {
+        let page = if i % 4 == 0 { "/reports" } else { "/" };
+        let hour = i % 2;
+        let used = 10e6 + (i * 250_000) as f64;
+        heap.entry(hour).or_default().push(used);
+        *longtask_ms.entry(page).or_default() += (i % 5) as f64 * 20.0;
+        *gc.entry(hour).or_default() += (i % 3) as f64;
+        events.push(json!({"id": format!("m{i}"), "type": "memory", "ts": FROM + hour * 3_600_000 + i * 1000,
+            "props": {"source": "browser", "page": page},
+            "metrics": {"used_heap_bytes": used, "gc_count": (i % 3) as f64, "gc_reclaimed_bytes": 1000.0,
+                        "longtask_count": 1.0, "longtask_ms": (i % 5) as f64 * 20.0}}));
+        events.push(json!({"id": format!("s{i}"), "type": "memory", "ts": FROM + hour * 3_600_000 + i * 1000,
+            "props": {"source": "server"}, "metrics": {"rss_bytes": 50e6 + i as f64, "virtual_bytes": 900e6}}));
+    }
+    let r = env
+        .post_json(json!({"app": "demo", "events": events}).to_string())
+        .await;
+    assert_eq!(r.json["accepted"], events.len(), "{}", r.text);
+
+    let r = report(
+        &env,
+        &token,
+        "performance",
+        json!({"app": "demo", "from": FROM, "to": TO}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["report"], "performance");
+    assert_eq!(r.json["interval"], "hour");
+    let routes = r.json["server"]["routes"].as_array().unwrap();
+    assert_eq!(routes.len(), 2);
+    assert_eq!(routes[0]["route"], "/users/{id}", "most calls first");
+    for row in routes {
+        let k = (
+            row["route"].as_str().unwrap(),
+            row["method"].as_str().unwrap(),
+        );
+        let d = &durations[&k];
+        assert_eq!(row["count"], json!(d.len()));
+        let errors = failed.get(&k).copied().unwrap_or(0);
+        assert_eq!(row["errors"], json!(errors));
+        assert!(
+            (row["error_rate"].as_f64().unwrap() - errors as f64 / d.len() as f64).abs() < 1e-12
+        );
+        let (ser, total) = serialize[&k];
+        assert!(
+            (row["serialize_share"].as_f64().unwrap() - ser / total).abs() < 1e-9,
+            "{row}"
+        );
+        for (key, q) in [
+            ("p50_duration_ms", 0.5),
+            ("p95_duration_ms", 0.95),
+            ("p99_duration_ms", 0.99),
+        ] {
+            let got = row[key].as_f64().unwrap();
+            assert!(
+                (got - nearest_rank(d, q)).abs() <= 0.02 * 200.0,
+                "{key} {got} vs {}",
+                nearest_rank(d, q)
+            );
+        }
+    }
+    let series = r.json["browser"]["series"].as_array().unwrap();
+    assert_eq!(series.len(), 2, "two hours");
+    for (row, hour) in series.iter().zip([0_i64, 1]) {
+        assert_eq!(row["samples"], json!(heap[&hour].len()));
+        assert_eq!(row["gc_count"].as_f64().unwrap(), gc[&hour]);
+        let want = nearest_rank(&heap[&hour], 0.5);
+        assert!(
+            (row["heap_p50"].as_f64().unwrap() - want).abs() <= 0.02 * 10e6,
+            "{row} vs {want}"
+        );
+    }
+    let by_page = r.json["browser"]["by_page"].as_array().unwrap();
+    assert_eq!(by_page[0]["page"], "/", "most samples first");
+    for row in by_page {
+        let page = row["page"].as_str().unwrap();
+        assert_eq!(
+            row["longtask_ms"].as_f64().unwrap(),
+            longtask_ms[page],
+            "{page}"
+        );
+    }
+    let memory = r.json["server"]["memory"].as_array().unwrap();
+    assert_eq!(memory.len(), 2);
+    assert_eq!(memory[0]["samples"], 20);
+    assert_eq!(memory[0]["virtual_max"].as_f64().unwrap(), 900e6);
+
+    // A segment: one route's calls only.
+    let r = report(
+        &env,
+        &token,
+        "performance",
+        json!({"app": "demo", "from": FROM, "to": TO, "interval": "day",
+        "where": [{"dim": "route", "op": "eq", "value": "/reports"}]}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["server"]["routes"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        r.json["browser"]["series"],
+        json!([]),
+        "memory samples have no route"
+    );
+    report(
+        &env,
+        &token,
+        "performance",
+        json!({"app": "demo", "interval": "fortnight"}),
+    )
+    .await
+    .assert_error(400, "invalid_query", "interval");
     env.drop_db().await;
 }

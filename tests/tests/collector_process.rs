@@ -390,7 +390,8 @@ fn report_prints_the_apis_answer_as_tables_or_json() {
             "report", "nope", "--app", "shop", "--url", &url, "--token", &rt,
         ],
     );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("the reports are widgets, load-time"));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("the reports are widgets, load-time, performance"));
     let out = cli(
         &db,
         &[

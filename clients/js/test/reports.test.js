@@ -86,10 +86,18 @@ describe("reports", { timeout: 120_000 }, () => {
       (e) => e instanceof InvalidQuery && /percentiles\[0\]/.test(e.message));
   });
 
+  it("performance gives the routes of the http events", async () => {
+    const r = await client.reports.performance({ app: "alpha", ...range, interval: "day" });
+    const calls = alphaEvents.filter((e) => e.type === "http");
+    assert.equal(r.report, "performance");
+    assert.equal(r.interval, "day");
+    assert.equal(r.server.routes.reduce((n, x) => n + x.count, 0), calls.length);
+  });
+
   it("throws the typed errors", async () => {
     await assert.rejects(client.reports.widgets({ app: "alpha", where: [{ dim: "page", op: "$regex", value: "/" }] }),
       (e) => e instanceof InvalidQuery && /where\[0\]\.op/.test(e.message));
-    await assert.rejects(client.reports.run("nope", { app: "alpha" }), (e) => e instanceof NotFound && /the reports are widgets, load-time/.test(e.message));
+    await assert.rejects(client.reports.run("nope", { app: "alpha" }), (e) => e instanceof NotFound && /the reports are widgets, load-time, performance/.test(e.message));
     await assert.rejects(new UsageClient(env.url, env.beta.read_token).reports.widgets({ app: "alpha" }), Forbidden);
     await assert.rejects(client.reports.widgets({ app: "alpha", where: "pro=true" }), TypeError);
     await assert.rejects(client.reports.run("../query", { app: "alpha" }), TypeError);

@@ -104,7 +104,7 @@ def test_report_errors(env: Env) -> None:
         lens.reports.widgets("shop", limit=0)
     with pytest.raises(TypeError, match="limit"):
         lens.reports.widgets("shop", limit="5")  # type: ignore[arg-type]
-    with pytest.raises(NotFound, match="the reports are widgets, load-time"):
+    with pytest.raises(NotFound, match="the reports are widgets, load-time, performance"):
         lens.reports.run("nope", {"app": "shop"})
     with pytest.raises(Forbidden):
         Client(env.url, env.other.read_token).reports.widgets("shop")
@@ -120,3 +120,18 @@ def test_load_time_wiring(env: Env) -> None:
     assert report["pages"] == [] and report["trend"] == []
     with pytest.raises(InvalidQuery, match=r"percentiles\[0\]"):
         lens.reports.load_time("shop", percentiles=["avg"])
+
+
+def test_performance_routes_from_the_shop_http_events(env: Env) -> None:
+    lens = Client(env.url, env.shop.read_token)
+    start, end = window(env)
+    report = lens.reports.performance("shop", from_=start, to=end, interval="day")
+    calls = [e for e in env.shop.events if e.type == "http"]
+    routes = report["server"]["routes"]
+    assert sum(r["count"] for r in routes) == len(calls)
+    for r in routes:
+        mine = [e for e in calls if e.dims["route"] == r["route"]]
+        assert r["count"] == len(mine)
+        assert r["errors"] == sum(1 for e in mine if e.dims["status"] >= 500)
+    assert report["interval"] == "day"
+

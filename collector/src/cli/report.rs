@@ -13,7 +13,7 @@ use crate::reports::REPORTS;
 /// `usagelens-collector report widgets --app demo --since 7d --where role=admin`
 #[derive(Debug, clap::Args)]
 pub(super) struct ReportArgs {
-    /// The report: widgets, load-time.
+    /// The report: widgets, load-time, performance.
     name: String,
     /// App id.
     #[arg(long)]
@@ -39,6 +39,9 @@ pub(super) struct ReportArgs {
     /// Time zone (IANA) for reports that bucket by time.
     #[arg(long)]
     tz: Option<String>,
+    /// performance: the series' buckets (minute, hour, day, week, month).
+    #[arg(long)]
+    interval: Option<String>,
     /// widgets, load-time: only this page.
     #[arg(long)]
     page: Option<String>,
@@ -123,6 +126,9 @@ fn body(a: &ReportArgs, now_ms: i64) -> anyhow::Result<Value> {
     }
     if let Some(tz) = &a.tz {
         b["tz"] = json!(tz);
+    }
+    if let Some(i) = &a.interval {
+        b["interval"] = json!(i);
     }
     if let Some(p) = &a.page {
         b["page"] = json!(p);
@@ -240,6 +246,64 @@ fn print_load_time(answer: &Value) {
     super::table::print(&names, &table);
 }
 
+fn print_performance(answer: &Value) {
+    let table = |title: &str, list: &Value, columns: &[&str]| {
+        println!("{title}:");
+        let rows = rows(list, columns, |_, v| match v.as_f64() {
+            Some(x) if x.fract() != 0.0 => json!(format!("{x:.3}")),
+            _ => v.clone(),
+        });
+        let names: Vec<String> = columns.iter().map(|c| (*c).to_owned()).collect();
+        super::table::print(&names, &rows);
+        println!();
+    };
+    table(
+        "API routes",
+        &answer["server"]["routes"],
+        &[
+            "route",
+            "method",
+            "count",
+            "error_rate",
+            "p50_duration_ms",
+            "p95_duration_ms",
+            "p99_duration_ms",
+            "p95_serialize_ms",
+            "serialize_share",
+        ],
+    );
+    table(
+        "browser memory",
+        &answer["browser"]["series"],
+        &[
+            "bucket",
+            "samples",
+            "heap_p50",
+            "heap_p95",
+            "gc_count",
+            "longtask_ms",
+            "blocking_ms",
+        ],
+    );
+    table(
+        "browser memory by page",
+        &answer["browser"]["by_page"],
+        &[
+            "page",
+            "samples",
+            "heap_p50",
+            "heap_p95",
+            "gc_count",
+            "longtask_ms",
+        ],
+    );
+    table(
+        "server memory",
+        &answer["server"]["memory"],
+        &["bucket", "samples", "rss_p50", "rss_max", "virtual_max"],
+    );
+}
+
 pub(super) async fn run(a: ReportArgs) -> anyhow::Result<()> {
     if !REPORTS.contains(&a.name.as_str()) {
         bail!(
@@ -281,6 +345,7 @@ pub(super) async fn run(a: ReportArgs) -> anyhow::Result<()> {
     match a.name.as_str() {
         "widgets" => print_widgets(&answer),
         "load-time" => print_load_time(&answer),
+        "performance" => print_performance(&answer),
         _ => println!("{answer:#}"),
     }
     Ok(())

@@ -9,6 +9,7 @@
 //! |---|---|
 //! | `widgets.rs` | `widgets`: the most and the least used widgets |
 //! | `load_time.rs` | `load-time`: the load-time waterfall per page, the app's phases, the vitals, a trend |
+//! | `performance.rs` | `performance`: browser memory, GC and long tasks; API routes' times, errors and serialization; server memory |
 //!
 //! Every report's body has the common scope ([`Scope`]): `app`, `from`/`to`
 //! (half-open, default the last 7 days), `where` (the query API's filters,
@@ -16,6 +17,7 @@
 //! its own fields. The method of each report is in docs/reports.md.
 
 mod load_time;
+mod performance;
 mod widgets;
 
 use std::time::{Duration, Instant};
@@ -29,7 +31,7 @@ use crate::store::json::rfc3339;
 use crate::store::Store;
 
 /// The names of the reports, as `POST /v1/reports/<name>` takes them.
-pub const REPORTS: [&str; 2] = ["widgets", "load-time"];
+pub const REPORTS: [&str; 3] = ["widgets", "load-time", "performance"];
 
 /// The default range: the last 7 days.
 const DEFAULT_RANGE_MS: i64 = 7 * 86_400_000;
@@ -163,6 +165,8 @@ pub enum ReportRequest {
     Widgets(widgets::WidgetsRequest),
     /// `load-time`.
     LoadTime(load_time::LoadTimeRequest),
+    /// `performance`.
+    Performance(performance::PerformanceRequest),
 }
 
 impl ReportRequest {
@@ -172,6 +176,7 @@ impl ReportRequest {
         Ok(match name {
             "widgets" => Some(Self::Widgets(widgets::parse(body, now_ms)?)),
             "load-time" => Some(Self::LoadTime(load_time::parse(body, now_ms)?)),
+            "performance" => Some(Self::Performance(performance::parse(body, now_ms)?)),
             _ => None,
         })
     }
@@ -181,6 +186,7 @@ impl ReportRequest {
         match self {
             Self::Widgets(r) => &r.scope.app,
             Self::LoadTime(r) => &r.scope.app,
+            Self::Performance(r) => &r.scope.app,
         }
     }
 
@@ -194,6 +200,7 @@ impl ReportRequest {
         match self {
             Self::Widgets(r) => widgets::run(store, r, time_limit).await,
             Self::LoadTime(r) => load_time::run(store, catalog, r, time_limit).await,
+            Self::Performance(r) => performance::run(store, r, time_limit).await,
         }
     }
 }

@@ -158,3 +158,28 @@ class Reports:
                 raise TypeError(f"limit: an int, not {type(limit).__name__}")
             body["limit"] = limit
         return self.run("load-time", body)
+
+    def performance(
+        self,
+        app: str,
+        *,
+        from_: TimeSpec | None = None,
+        to: TimeSpec | None = None,
+        where: Filter | Sequence[Filter] | None = None,
+        tz: str | None = None,
+        interval: str | None = None,
+        limit: int | None = None,
+    ) -> Report:
+        """Browser memory, GC and long tasks (``browser``: ``series`` by
+        ``interval``, default hour, and ``by_page``) and the server's API
+        routes (``server.routes``: count, errors, error_rate, p50/p95/p99
+        duration, p95 serialization, serialize_share) and memory
+        (``server.memory``)."""
+        body = _scope(app, from_, to, where, tz)
+        if interval is not None:
+            body["interval"] = interval
+        if limit is not None:
+            if isinstance(limit, bool) or not isinstance(limit, int):
+                raise TypeError(f"limit: an int, not {type(limit).__name__}")
+            body["limit"] = limit
+        return self.run("performance", body)
