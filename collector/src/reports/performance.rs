@@ -160,7 +160,7 @@ pub(super) async fn run(
     pages.order_by = vec![desc("count")];
     let pages = runner.run(&pages).await?;
 
-    let route_measures = vec![
+    let route_measures = [
         (Measure::Count, "count"),
         (of(Func::P50, "duration_ms"), "p50_duration_ms"),
         (of(Func::P95, "duration_ms"), "p95_duration_ms"),
