@@ -307,6 +307,40 @@ export interface PerformanceReport {
   meta: ReportMeta;
 }
 
+export interface UserStoryOptions extends ReportScope {
+  /** The user's id, as `identify()` set it. */
+  user: string;
+  /** Sessions per page (1 to 200, default 20). */
+  limit?: number;
+  /** Sessions to skip, latest first. */
+  offset?: number;
+}
+
+export interface UserStoryReport {
+  report: "user-story";
+  user: string;
+  sessions: { session: string; start: string; end: string; events: number; pages: number; top_actions: { action: string; count: number }[] }[];
+  sessions_total: number;
+  workday: {
+    tz: string;
+    /** `user`: the tz the user's browser sends; else the request's, else UTC. */
+    tz_source: "user" | "request" | "default";
+    /** 7 × 24 activity counts, Monday first, hours in `tz`. */
+    matrix: number[][];
+    by_hour: number[];
+    by_weekday: number[];
+    active_days: number;
+    active_days_per_week: number;
+    typical_start: string | null;
+    typical_end: string | null;
+    dayparts: { part: "night" | "morning" | "afternoon" | "evening"; hours: [number, number]; top: { action: string; count: number }[] }[];
+  };
+  sequences: { steps: [string, string, string]; count: number }[];
+  distinctive: { action: string; user_share: number; everyone_share: number; lift: number }[];
+  experience: Record<"load" | "api", { metric: string; user_p75: number | null; user_count: number; everyone_p75: number | null; everyone_count: number }>;
+  meta: ReportMeta;
+}
+
 export interface Reports {
   /** Which widgets are used most, and least. */
   widgets(options: WidgetsOptions): Promise<WidgetsReport>;
@@ -314,6 +348,8 @@ export interface Reports {
   loadTime(options: LoadTimeOptions): Promise<LoadTimeReport>;
   /** Browser memory, GC and long tasks; the server's API routes and memory. */
   performance(options: PerformanceOptions): Promise<PerformanceReport>;
+  /** What one user typically does on a workday. */
+  userStory(options: UserStoryOptions): Promise<UserStoryReport>;
   /** Any report by name, with its body as given. */
   run(name: string, body: Record<string, unknown> & { app: string }, options?: CallOptions): Promise<Record<string, unknown> & { report: string; meta: ReportMeta }>;
 }

@@ -167,6 +167,7 @@ export class UsageClient {
       widgets: (options) => run("widgets", options ?? {}),
       loadTime: (options) => run("load-time", options ?? {}),
       performance: (options) => run("performance", options ?? {}),
+      userStory: (options) => run("user-story", options ?? {}),
     };
   }
 

@@ -728,3 +728,184 @@ async fn performance_gives_browser_memory_and_long_tasks_and_each_routes_times_e
     .assert_error(400, "invalid_query", "interval");
     env.drop_db().await;
 }
+
+#[tokio::test]
+async fn user_story_shows_a_berlin_workday_its_paths_distinctive_actions_and_experience() {
+    let env = TestEnv::new().await;
+    let token = env.app.read_token.clone();
+    const MIN: i64 = 60_000;
+    // Monday 2026-01-12, 00:00 in Berlin (UTC+1 in winter).
+    let monday = 1_768_176_000_000_i64 - 3_600_000;
+    let mut events = Vec::new();
+    // u-1: Monday to Friday of two weeks, 09:00 to 12:00 Berlin time, one
+    // session a day, the path /inbox → reply → send over and over.
+    for week in 0..2 {
+        for wd in 0..5 {
+            let day = week * 7 + wd;
+            let start = monday + day * DAY + 9 * 60 * MIN;
+            for k in 0..18_i64 {
+                let ts = start + k * 10 * MIN;
+                let (kind, extra) = match k % 3 {
+                    0 => ("page", json!({"page": "/inbox"})),
+                    1 => ("click", json!({"widget": "reply", "page": "/inbox"})),
+                    _ => ("click", json!({"widget": "send", "page": "/inbox"})),
+                };
+                let mut props =
+                    json!({"user": "u-1", "session": format!("s-{day}"), "tz": "Europe/Berlin"});
+                props
+                    .as_object_mut()
+                    .unwrap()
+                    .extend(extra.as_object().unwrap().clone());
+                events.push(
+                    json!({"id": format!("u1-{day}-{k}"), "type": kind, "ts": ts, "props": props}),
+                );
+            }
+            if wd < 3 && week == 0 {
+                events.push(json!({"id": format!("u1-load-{day}"), "type": "load", "ts": start,
+                    "props": {"user": "u-1", "session": format!("s-{day}"), "page": "/inbox"}, "metrics": {"total_ms": 2000.0}}));
+            }
+        }
+    }
+    // Everyone else: exports mostly, a few replies, fast loads.
+    for i in 0..110_i64 {
+        let widget = if i < 100 { "export" } else { "reply" };
+        events.push(json!({"id": format!("o-{i}"), "type": "click", "ts": monday + i * 97 * MIN,
+            "props": {"user": format!("u-{}", 2 + i % 5), "session": format!("o-{}", i / 10), "widget": widget}}));
+    }
+    for i in 0..10_i64 {
+        events.push(
+            json!({"id": format!("o-load-{i}"), "type": "load", "ts": monday + i * DAY,
+            "props": {"user": "u-9", "page": "/"}, "metrics": {"total_ms": 500.0}}),
+        );
+    }
+    for chunk in events.chunks(500) {
+        let r = env
+            .post_json(json!({"app": "demo", "events": chunk}).to_string())
+            .await;
+        assert_eq!(r.json["accepted"], chunk.len(), "{}", r.text);
+    }
+    let (from, to) = (monday, monday + 14 * DAY);
+    let r = report(
+        &env,
+        &token,
+        "user-story",
+        json!({"app": "demo", "user": "u-1", "from": from, "to": to, "limit": 3}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["report"], "user-story");
+    let w = &r.json["workday"];
+    assert_eq!(w["tz"], "Europe/Berlin");
+    assert_eq!(w["tz_source"], "user");
+    let mut matrix = vec![vec![0u64; 24]; 7];
+    for row in matrix.iter_mut().take(5) {
+        for cell in row.iter_mut().take(12).skip(9) {
+            *cell = 12; // 6 events an hour, on 2 days
+        }
+    }
+    assert_eq!(w["matrix"], json!(matrix), "Monday first, hours in Berlin");
+    assert_eq!(w["by_weekday"], json!([36, 36, 36, 36, 36, 0, 0]));
+    assert_eq!(w["by_hour"][9], 60);
+    assert_eq!(w["by_hour"][8], 0);
+    assert_eq!(w["active_days"], 10);
+    assert_eq!(w["active_days_per_week"], 5.0);
+    assert_eq!(w["typical_start"], "09:00");
+    assert_eq!(w["typical_end"], "12:00");
+    let parts = w["dayparts"].as_array().unwrap();
+    assert_eq!(parts[1]["part"], "morning");
+    assert_eq!(
+        parts[1]["top"],
+        json!([{"action": "reply", "count": 60}, {"action": "send", "count": 60}])
+    );
+    for p in [&parts[0], &parts[2], &parts[3]] {
+        assert_eq!(p["top"], json!([]), "{p}");
+    }
+
+    let sessions = r.json["sessions"].as_array().unwrap();
+    assert_eq!(r.json["sessions_total"], 10);
+    assert_eq!(sessions.len(), 3, "limit");
+    assert_eq!(sessions[0]["session"], "s-11", "latest first");
+    assert_eq!(sessions[1]["session"], "s-10");
+    for s in sessions {
+        assert_eq!(s["events"], 18, "activity only: the load is not");
+        assert_eq!(s["pages"], 6);
+        assert_eq!(
+            s["top_actions"],
+            json!([{"action": "reply", "count": 6}, {"action": "send", "count": 6}])
+                .as_array()
+                .unwrap()
+                .clone()
+                .into_iter()
+                .collect::<Value>()
+        );
+    }
+    let r2 = report(
+        &env,
+        &token,
+        "user-story",
+        json!({"app": "demo", "user": "u-1", "from": from, "to": to, "limit": 3, "offset": 9}),
+    )
+    .await;
+    assert_eq!(r2.json["sessions"].as_array().unwrap().len(), 1);
+    assert_eq!(r2.json["sessions"][0]["session"], "s-0");
+
+    // Per session 18 steps: 16 paths of 3, 6 of them /inbox → reply → send.
+    assert_eq!(
+        r.json["sequences"],
+        json!([
+            {"steps": ["/inbox", "reply", "send"], "count": 60},
+            {"steps": ["reply", "send", "/inbox"], "count": 50},
+            {"steps": ["send", "/inbox", "reply"], "count": 50},
+        ])
+    );
+    // What u-1 does more than everyone: send, reply; less: export.
+    let d = r.json["distinctive"].as_array().unwrap();
+    let names: Vec<&str> = d.iter().map(|x| x["action"].as_str().unwrap()).collect();
+    assert_eq!(names, ["send", "reply", "export"]);
+    let everyone = 230.0;
+    for (x, user, all) in [(&d[0], 0.5, 60.0), (&d[1], 0.5, 70.0), (&d[2], 0.0, 100.0)] {
+        assert!(
+            (x["user_share"].as_f64().unwrap() - user).abs() < 1e-12,
+            "{x}"
+        );
+        assert!(
+            (x["everyone_share"].as_f64().unwrap() - all / everyone).abs() < 1e-12,
+            "{x}"
+        );
+        assert!(
+            (x["lift"].as_f64().unwrap() - user / (all / everyone)).abs() < 1e-9,
+            "{x}"
+        );
+    }
+    let load = &r.json["experience"]["load"];
+    assert_eq!(load["user_count"], 3);
+    assert_eq!(load["everyone_count"], 13);
+    assert!(
+        (load["user_p75"].as_f64().unwrap() - 2000.0).abs() < 1e-6,
+        "{load}"
+    );
+    assert_eq!(r.json["experience"]["api"]["user_count"], 0);
+
+    // Without a tz of the user's own, the request's; bad bodies.
+    let r = report(
+        &env,
+        &token,
+        "user-story",
+        json!({"app": "demo", "user": "u-2", "from": from, "to": to, "tz": "America/New_York"}),
+    )
+    .await;
+    assert_eq!(r.json["workday"]["tz"], "America/New_York");
+    assert_eq!(r.json["workday"]["tz_source"], "request");
+    report(&env, &token, "user-story", json!({"app": "demo"}))
+        .await
+        .assert_error(400, "invalid_query", "user");
+    report(
+        &env,
+        &token,
+        "user-story",
+        json!({"app": "demo", "user": "  "}),
+    )
+    .await
+    .assert_error(400, "invalid_query", "user: give the user's id");
+    env.drop_db().await;
+}

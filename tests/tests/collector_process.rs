@@ -368,6 +368,33 @@ fn report_prints_the_apis_answer_as_tables_or_json() {
     assert_eq!(answer["report"], "load-time");
     assert_eq!(answer["percentiles"], json!(["p90"]));
 
+    let out = cli(
+        &db,
+        &[
+            "report",
+            "user-story",
+            "--app",
+            "shop",
+            "--url",
+            &url,
+            "--token",
+            &rt,
+            "--user",
+            "u0",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("u0: 0 sessions; active 1 days"), "{text}");
+    assert!(
+        text.contains("Mon") && text.contains("common paths"),
+        "{text}"
+    );
+
     // The API's errors, as the API words them; the CLI's own, before any request.
     for (extra, what) in [
         (
@@ -391,7 +418,7 @@ fn report_prints_the_apis_answer_as_tables_or_json() {
         ],
     );
     assert!(String::from_utf8_lossy(&out.stderr)
-        .contains("the reports are widgets, load-time, performance"));
+        .contains("the reports are widgets, load-time, performance, user-story"));
     let out = cli(
         &db,
         &[

@@ -94,10 +94,19 @@ describe("reports", { timeout: 120_000 }, () => {
     assert.equal(r.server.routes.reduce((n, x) => n + x.count, 0), calls.length);
   });
 
+  it("userStory gives one user's sessions and week", async () => {
+    const r = await client.reports.userStory({ app: "alpha", user: "u-7", ...range, limit: 2 });
+    const mine = alphaEvents.filter((e) => e.dims.user === "u-7" && !["load", "memory", "timing", "http", "metric", "choice"].includes(e.type));
+    assert.equal(r.report, "user-story");
+    assert.equal(r.sessions_total, new Set(mine.map((e) => e.dims.session)).size);
+    assert.equal(r.workday.matrix.flat().reduce((a, b) => a + b, 0), mine.length);
+    assert.equal(r.workday.matrix[0].length, 24);
+  });
+
   it("throws the typed errors", async () => {
     await assert.rejects(client.reports.widgets({ app: "alpha", where: [{ dim: "page", op: "$regex", value: "/" }] }),
       (e) => e instanceof InvalidQuery && /where\[0\]\.op/.test(e.message));
-    await assert.rejects(client.reports.run("nope", { app: "alpha" }), (e) => e instanceof NotFound && /the reports are widgets, load-time, performance/.test(e.message));
+    await assert.rejects(client.reports.run("nope", { app: "alpha" }), (e) => e instanceof NotFound && /the reports are widgets, load-time, performance, user-story/.test(e.message));
     await assert.rejects(new UsageClient(env.url, env.beta.read_token).reports.widgets({ app: "alpha" }), Forbidden);
     await assert.rejects(client.reports.widgets({ app: "alpha", where: "pro=true" }), TypeError);
     await assert.rejects(client.reports.run("../query", { app: "alpha" }), TypeError);

@@ -104,7 +104,7 @@ def test_report_errors(env: Env) -> None:
         lens.reports.widgets("shop", limit=0)
     with pytest.raises(TypeError, match="limit"):
         lens.reports.widgets("shop", limit="5")  # type: ignore[arg-type]
-    with pytest.raises(NotFound, match="the reports are widgets, load-time, performance"):
+    with pytest.raises(NotFound, match="the reports are widgets, load-time, performance, user-story"):
         lens.reports.run("nope", {"app": "shop"})
     with pytest.raises(Forbidden):
         Client(env.url, env.other.read_token).reports.widgets("shop")
@@ -134,4 +134,19 @@ def test_performance_routes_from_the_shop_http_events(env: Env) -> None:
         assert r["count"] == len(mine)
         assert r["errors"] == sum(1 for e in mine if e.dims["status"] >= 500)
     assert report["interval"] == "day"
+
+
+def test_user_story_of_a_shop_user(env: Env) -> None:
+    lens = Client(env.url, env.shop.read_token)
+    start, end = window(env)
+    report = lens.reports.user_story("shop", "u-3", from_=start, to=end, limit=2)
+    mine = [e for e in env.shop.events if e.dims.get("user") == "u-3" and e.type not in ("http",)]
+    assert report["user"] == "u-3"
+    sessions = {e.dims["session"] for e in mine}
+    assert report["sessions_total"] == len(sessions)
+    assert len(report["sessions"]) == min(2, len(sessions))
+    assert sum(sum(row) for row in report["workday"]["matrix"]) == len(mine)
+    assert report["workday"]["tz"] == "UTC"
+    with pytest.raises(TypeError, match="user"):
+        lens.reports.user_story("shop", "")
 

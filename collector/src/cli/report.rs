@@ -13,7 +13,7 @@ use crate::reports::REPORTS;
 /// `usagelens-collector report widgets --app demo --since 7d --where role=admin`
 #[derive(Debug, clap::Args)]
 pub(super) struct ReportArgs {
-    /// The report: widgets, load-time, performance.
+    /// The report: widgets, load-time, performance, user-story.
     name: String,
     /// App id.
     #[arg(long)]
@@ -39,6 +39,12 @@ pub(super) struct ReportArgs {
     /// Time zone (IANA) for reports that bucket by time.
     #[arg(long)]
     tz: Option<String>,
+    /// user-story: the user's id.
+    #[arg(long)]
+    user: Option<String>,
+    /// user-story: sessions to skip (latest first).
+    #[arg(long)]
+    offset: Option<u32>,
     /// performance: the series' buckets (minute, hour, day, week, month).
     #[arg(long)]
     interval: Option<String>,
@@ -126,6 +132,12 @@ fn body(a: &ReportArgs, now_ms: i64) -> anyhow::Result<Value> {
     }
     if let Some(tz) = &a.tz {
         b["tz"] = json!(tz);
+    }
+    if let Some(u) = &a.user {
+        b["user"] = json!(u);
+    }
+    if let Some(o) = a.offset {
+        b["offset"] = json!(o);
     }
     if let Some(i) = &a.interval {
         b["interval"] = json!(i);
@@ -304,6 +316,73 @@ fn print_performance(answer: &Value) {
     );
 }
 
+fn print_user_story(answer: &Value) {
+    let w = &answer["workday"];
+    println!(
+        "{}: {} sessions; active {} days ({:.1} a week), typically {} to {} ({}, {})",
+        answer["user"].as_str().unwrap_or("?"),
+        answer["sessions_total"],
+        w["active_days"],
+        w["active_days_per_week"].as_f64().unwrap_or(0.0),
+        w["typical_start"].as_str().unwrap_or("-"),
+        w["typical_end"].as_str().unwrap_or("-"),
+        w["tz"].as_str().unwrap_or("UTC"),
+        w["tz_source"].as_str().unwrap_or("-"),
+    );
+    println!();
+    println!("week (activity per hour, Monday first):");
+    let mut columns = vec!["day".to_owned()];
+    columns.extend((0..24).map(|h| format!("{h:02}")));
+    let days = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    let table: Vec<Vec<Value>> = w["matrix"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .zip(days)
+        .map(|(row, d)| {
+            let mut r = vec![json!(d)];
+            r.extend(row.as_array().into_iter().flatten().cloned());
+            r
+        })
+        .collect();
+    super::table::print(&columns, &table);
+    println!();
+    let list = |title: &str, v: &Value, columns: &[&str]| {
+        println!("{title}:");
+        let rows = rows(v, columns, |c, v| match (c, v) {
+            ("steps", Value::Array(s)) => json!(s
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(" → ")),
+            ("top_actions" | "top", Value::Array(a)) => json!(a
+                .iter()
+                .map(|x| format!("{} ({})", x["action"].as_str().unwrap_or("?"), x["count"]))
+                .collect::<Vec<_>>()
+                .join(", ")),
+            (_, Value::Number(n)) if n.as_f64().is_some_and(|x| x.fract() != 0.0) => {
+                json!(format!("{:.3}", n.as_f64().unwrap_or(0.0)))
+            }
+            _ => v.clone(),
+        });
+        let names: Vec<String> = columns.iter().map(|c| (*c).to_owned()).collect();
+        super::table::print(&names, &rows);
+        println!();
+    };
+    list("dayparts", &w["dayparts"], &["part", "top"]);
+    list(
+        "sessions (latest first)",
+        &answer["sessions"],
+        &["session", "start", "end", "events", "pages", "top_actions"],
+    );
+    list("common paths", &answer["sequences"], &["steps", "count"]);
+    list(
+        "distinctive",
+        &answer["distinctive"],
+        &["action", "user_share", "everyone_share", "lift"],
+    );
+}
+
 pub(super) async fn run(a: ReportArgs) -> anyhow::Result<()> {
     if !REPORTS.contains(&a.name.as_str()) {
         bail!(
@@ -346,6 +425,7 @@ pub(super) async fn run(a: ReportArgs) -> anyhow::Result<()> {
         "widgets" => print_widgets(&answer),
         "load-time" => print_load_time(&answer),
         "performance" => print_performance(&answer),
+        "user-story" => print_user_story(&answer),
         _ => println!("{answer:#}"),
     }
     Ok(())

@@ -9,6 +9,7 @@
 //! |---|---|
 //! | `widgets.rs` | `widgets`: the most and the least used widgets |
 //! | `load_time.rs` | `load-time`: the load-time waterfall per page, the app's phases, the vitals, a trend |
+//! | `user_story.rs` | `user-story`: one user's sessions, week, paths, distinctive actions and experience |
 //! | `performance.rs` | `performance`: browser memory, GC and long tasks; API routes' times, errors and serialization; server memory |
 //!
 //! Every report's body has the common scope ([`Scope`]): `app`, `from`/`to`
@@ -18,6 +19,7 @@
 
 mod load_time;
 mod performance;
+mod user_story;
 mod widgets;
 
 use std::time::{Duration, Instant};
@@ -31,7 +33,7 @@ use crate::store::json::rfc3339;
 use crate::store::Store;
 
 /// The names of the reports, as `POST /v1/reports/<name>` takes them.
-pub const REPORTS: [&str; 3] = ["widgets", "load-time", "performance"];
+pub const REPORTS: [&str; 4] = ["widgets", "load-time", "performance", "user-story"];
 
 /// The default range: the last 7 days.
 const DEFAULT_RANGE_MS: i64 = 7 * 86_400_000;
@@ -128,6 +130,16 @@ impl<'a> Runner<'a> {
         })
     }
 
+    /// Time since the report started.
+    pub(crate) fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Queries run so far.
+    pub(crate) fn queries(&self) -> u32 {
+        self.queries
+    }
+
     /// The answer's `meta`.
     pub(crate) fn meta(&self, scope: &Scope) -> serde_json::Value {
         serde_json::json!({
@@ -167,6 +179,8 @@ pub enum ReportRequest {
     LoadTime(load_time::LoadTimeRequest),
     /// `performance`.
     Performance(performance::PerformanceRequest),
+    /// `user-story`.
+    UserStory(user_story::UserStoryRequest),
 }
 
 impl ReportRequest {
@@ -177,6 +191,7 @@ impl ReportRequest {
             "widgets" => Some(Self::Widgets(widgets::parse(body, now_ms)?)),
             "load-time" => Some(Self::LoadTime(load_time::parse(body, now_ms)?)),
             "performance" => Some(Self::Performance(performance::parse(body, now_ms)?)),
+            "user-story" => Some(Self::UserStory(user_story::parse(body, now_ms)?)),
             _ => None,
         })
     }
@@ -187,6 +202,7 @@ impl ReportRequest {
             Self::Widgets(r) => &r.scope.app,
             Self::LoadTime(r) => &r.scope.app,
             Self::Performance(r) => &r.scope.app,
+            Self::UserStory(r) => &r.scope.app,
         }
     }
 
@@ -201,6 +217,7 @@ impl ReportRequest {
             Self::Widgets(r) => widgets::run(store, r, time_limit).await,
             Self::LoadTime(r) => load_time::run(store, catalog, r, time_limit).await,
             Self::Performance(r) => performance::run(store, r, time_limit).await,
+            Self::UserStory(r) => user_story::run(store, r, time_limit).await,
         }
     }
 }

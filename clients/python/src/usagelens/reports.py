@@ -183,3 +183,31 @@ class Reports:
                 raise TypeError(f"limit: an int, not {type(limit).__name__}")
             body["limit"] = limit
         return self.run("performance", body)
+
+    def user_story(
+        self,
+        app: str,
+        user: str,
+        *,
+        from_: TimeSpec | None = None,
+        to: TimeSpec | None = None,
+        where: Filter | Sequence[Filter] | None = None,
+        tz: str | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+    ) -> Report:
+        """What one user typically does: ``sessions`` (latest first, ``limit``
+        from ``offset``), ``workday`` (the week × hour ``matrix``, typical
+        hours and dayparts in their own time zone, else ``tz``),
+        ``sequences`` (common 3-step paths), ``distinctive`` (lift against
+        everyone) and ``experience`` (their p75 load and API times)."""
+        if not isinstance(user, str) or not user.strip():
+            raise TypeError("user: the user's id, as identify() set it")
+        body = _scope(app, from_, to, where, tz)
+        body["user"] = user
+        for key, value in (("limit", limit), ("offset", offset)):
+            if value is not None:
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise TypeError(f"{key}: an int, not {type(value).__name__}")
+                body[key] = value
+        return self.run("user-story", body)
