@@ -341,6 +341,34 @@ export interface UserStoryReport {
   meta: ReportMeta;
 }
 
+export type Outcome = "clicks" | "events" | "pages" | "duration" | { widget: string } | { type: string };
+
+export interface CorrelationOptions extends ReportScope {
+  /** Default `{type: "load", of: "total_ms"}`; each session's median is used. */
+  metric?: { type: string; of: string };
+  /** Default `"clicks"`. */
+  outcome?: Outcome;
+  /** A session dimension to break the sessions down by (role, plan, browser …). */
+  by?: string;
+  /** Bucket edges, ascending; default quantile buckets. */
+  edges?: readonly number[];
+  /** Quantile buckets without `edges` (2 to 20, default 5). */
+  buckets?: number;
+}
+
+export interface CorrelationReport {
+  report: "correlation";
+  metric: { type: string; of: string; per_session: "p50" };
+  outcome: Outcome;
+  sessions: number;
+  /** Fastest first. */
+  buckets: { range: string; min: number | null; max: number | null; sessions: number; users: number; outcome_per_session: number | null }[];
+  /** null below 3 sessions or with a constant side. */
+  spearman: { rho: number | null; n: number };
+  by: null | { dimension: string; groups: { value: string; sessions: number; metric_p50: number | null; metric_p95: number | null; outcome_per_session: number | null }[] };
+  meta: ReportMeta;
+}
+
 export interface Reports {
   /** Which widgets are used most, and least. */
   widgets(options: WidgetsOptions): Promise<WidgetsReport>;
@@ -350,6 +378,8 @@ export interface Reports {
   performance(options: PerformanceOptions): Promise<PerformanceReport>;
   /** What one user typically does on a workday. */
   userStory(options: UserStoryOptions): Promise<UserStoryReport>;
+  /** Per session, a performance metric against a usage outcome (correlation, not causation). */
+  correlation(options: CorrelationOptions): Promise<CorrelationReport>;
   /** Any report by name, with its body as given. */
   run(name: string, body: Record<string, unknown> & { app: string }, options?: CallOptions): Promise<Record<string, unknown> & { report: string; meta: ReportMeta }>;
 }

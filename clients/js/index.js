@@ -168,6 +168,7 @@ export class UsageClient {
       loadTime: (options) => run("load-time", options ?? {}),
       performance: (options) => run("performance", options ?? {}),
       userStory: (options) => run("user-story", options ?? {}),
+      correlation: (options) => run("correlation", options ?? {}),
     };
   }
 

@@ -909,3 +909,164 @@ async fn user_story_shows_a_berlin_workday_its_paths_distinctive_actions_and_exp
     .assert_error(400, "invalid_query", "user: give the user's id");
     env.drop_db().await;
 }
+
+/// Spearman's rho written out for the test: Pearson's r of average ranks.
+fn spearman_rho(x: &[f64], y: &[f64]) -> f64 {
+    let rank = |v: &[f64]| -> Vec<f64> {
+        v.iter()
+            .map(|a| {
+                let below = v.iter().filter(|b| *b < a).count() as f64;
+                let equal = v.iter().filter(|b| *b == a).count() as f64;
+                below + (equal + 1.0) / 2.0
+            })
+            .collect()
+    };
+    let (rx, ry) = (rank(x), rank(y));
+    let n = x.len() as f64;
+    let (mx, my) = (rx.iter().sum::<f64>() / n, ry.iter().sum::<f64>() / n);
+    let cov: f64 = rx.iter().zip(&ry).map(|(a, b)| (a - mx) * (b - my)).sum();
+    let vx: f64 = rx.iter().map(|a| (a - mx).powi(2)).sum();
+    let vy: f64 = ry.iter().map(|b| (b - my).powi(2)).sum();
+    cov / (vx * vy).sqrt()
+}
+
+#[tokio::test]
+async fn correlation_buckets_sessions_from_fast_to_slow_and_ranks_slow_loads_with_fewer_clicks() {
+    let env = TestEnv::new().await;
+    let token = env.app.read_token.clone();
+    let mut events = Vec::new();
+    // 60 sessions: the slower its loads, the fewer its clicks (with ties).
+    let mut truth: Vec<(f64, f64, usize)> = Vec::new();
+    for i in 0..60_usize {
+        let speed = 300.0 + 40.0 * i as f64;
+        let clicks = 40 - (i * 2) / 3;
+        let session = format!("s{i:02}");
+        let props = |extra: Value| {
+            let mut p = json!({"session": session, "user": format!("u{}", i % 20), "role": if i % 3 == 0 { "admin" } else { "viewer" }});
+            p.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            p
+        };
+        for k in 0..2 {
+            events.push(json!({"id": format!("l{i}-{k}"), "type": "load", "ts": FROM + (i * 10 + k) as i64 * 60_000,
+                "props": props(json!({"page": "/"})), "metrics": {"total_ms": speed}}));
+        }
+        for c in 0..clicks {
+            let widget = if c % 2 == 0 { "export" } else { "filter" };
+            events.push(json!({"id": format!("c{i}-{c}"), "type": "click", "ts": FROM + (i * 10 + 2) as i64 * 60_000 + c as i64,
+                "props": props(json!({"widget": widget}))}));
+        }
+        truth.push((speed, clicks as f64, i));
+    }
+    // A session without loads has no speed: it is left out.
+    events.push(json!({"id": "lonely", "type": "click", "ts": FROM, "props": {"session": "none", "widget": "export"}}));
+    for chunk in events.chunks(500) {
+        let r = env
+            .post_json(json!({"app": "demo", "events": chunk}).to_string())
+            .await;
+        assert_eq!(r.json["accepted"], chunk.len(), "{}", r.text);
+    }
+    let body = json!({"app": "demo", "from": FROM, "to": TO, "metric": {"type": "load", "of": "total_ms"}, "outcome": "clicks", "by": "role"});
+    let r = report(&env, &token, "correlation", body).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["report"], "correlation");
+    assert_eq!(r.json["sessions"], 60);
+    let xs: Vec<f64> = truth.iter().map(|t| t.0).collect();
+    let ys: Vec<f64> = truth.iter().map(|t| t.1).collect();
+    let rho = spearman_rho(&xs, &ys);
+    assert!(rho < -0.99, "the data set is built that way: {rho}");
+    assert!(
+        (r.json["spearman"]["rho"].as_f64().unwrap() - rho).abs() < 1e-9,
+        "{}",
+        r.json["spearman"]
+    );
+    assert_eq!(r.json["spearman"]["n"], 60);
+    let buckets = r.json["buckets"].as_array().unwrap();
+    assert_eq!(buckets.len(), 5, "quintiles");
+    for (k, b) in buckets.iter().enumerate() {
+        let group = &truth[k * 12..(k + 1) * 12];
+        assert_eq!(b["sessions"], 12);
+        assert_eq!(b["min"].as_f64().unwrap(), group[0].0);
+        assert_eq!(b["max"].as_f64().unwrap(), group[11].0);
+        let mean = group.iter().map(|t| t.1).sum::<f64>() / 12.0;
+        assert!(
+            (b["outcome_per_session"].as_f64().unwrap() - mean).abs() < 1e-9,
+            "{b}"
+        );
+        let users: BTreeSet<usize> = group.iter().map(|t| t.2 % 20).collect();
+        assert_eq!(b["users"], json!(users.len()));
+    }
+    let per: Vec<f64> = buckets
+        .iter()
+        .map(|b| b["outcome_per_session"].as_f64().unwrap())
+        .collect();
+    assert!(
+        per.windows(2).all(|w| w[0] > w[1]),
+        "fewer clicks as loads get slower: {per:?}"
+    );
+    let groups = r.json["by"]["groups"].as_array().unwrap();
+    assert_eq!(r.json["by"]["dimension"], "role");
+    let admin = groups.iter().find(|g| g["value"] == "admin").unwrap();
+    let admins: Vec<&(f64, f64, usize)> = truth.iter().filter(|t| t.2 % 3 == 0).collect();
+    assert_eq!(admin["sessions"], json!(admins.len()));
+    let mean = admins.iter().map(|t| t.1).sum::<f64>() / admins.len() as f64;
+    assert!((admin["outcome_per_session"].as_f64().unwrap() - mean).abs() < 1e-9);
+    let mut speeds: Vec<f64> = admins.iter().map(|t| t.0).collect();
+    speeds.sort_by(f64::total_cmp);
+    assert_eq!(
+        admin["metric_p50"].as_f64().unwrap(),
+        nearest_rank(&speeds, 0.5)
+    );
+
+    // Given edges, and clicks on one widget.
+    let r = report(
+        &env,
+        &token,
+        "correlation",
+        json!({"app": "demo", "from": FROM, "to": TO,
+        "outcome": {"widget": "export"}, "edges": [1000, 2000]}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let b = r.json["buckets"].as_array().unwrap();
+    assert_eq!(b.len(), 3);
+    let fast: Vec<&(f64, f64, usize)> = truth.iter().filter(|t| t.0 < 1000.0).collect();
+    assert_eq!(b[0]["range"], "< 1000");
+    assert_eq!(b[0]["sessions"], json!(fast.len()));
+    let exports = fast
+        .iter()
+        .map(|t| ((t.1 as usize + 1) / 2) as f64)
+        .sum::<f64>()
+        / fast.len() as f64;
+    assert!(
+        (b[0]["outcome_per_session"].as_f64().unwrap() - exports).abs() < 1e-9,
+        "{}",
+        b[0]
+    );
+    assert_eq!(b[2]["range"], ">= 2000");
+    for (body, what) in [
+        (
+            json!({"app": "demo", "outcome": "happiness"}),
+            "outcome: `happiness` is not an outcome",
+        ),
+        (
+            json!({"app": "demo", "outcome": {"widget": ""}}),
+            "outcome:",
+        ),
+        (
+            json!({"app": "demo", "edges": [2, 1]}),
+            "edges: must be ascending",
+        ),
+        (json!({"app": "demo", "buckets": 1}), "buckets: 2 to 20"),
+        (
+            json!({"app": "demo", "metric": {"type": "load", "of": "$x"}}),
+            "metric.of",
+        ),
+    ] {
+        report(&env, &token, "correlation", body)
+            .await
+            .assert_error(400, "invalid_query", what);
+    }
+    env.drop_db().await;
+}

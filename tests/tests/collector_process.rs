@@ -395,6 +395,30 @@ fn report_prints_the_apis_answer_as_tables_or_json() {
         "{text}"
     );
 
+    let out = cli(
+        &db,
+        &[
+            "report",
+            "correlation",
+            "--app",
+            "shop",
+            "--url",
+            &url,
+            "--token",
+            &rt,
+            "--outcome",
+            "widget:export",
+            "--json",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["outcome"], json!({"widget": "export"}));
+
     // The API's errors, as the API words them; the CLI's own, before any request.
     for (extra, what) in [
         (
@@ -418,7 +442,7 @@ fn report_prints_the_apis_answer_as_tables_or_json() {
         ],
     );
     assert!(String::from_utf8_lossy(&out.stderr)
-        .contains("the reports are widgets, load-time, performance, user-story"));
+        .contains("the reports are widgets, load-time, performance, correlation, user-story"));
     let out = cli(
         &db,
         &[

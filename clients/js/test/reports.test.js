@@ -103,10 +103,19 @@ describe("reports", { timeout: 120_000 }, () => {
     assert.equal(r.workday.matrix[0].length, 24);
   });
 
+  it("correlation joins each session's speed with its clicks", async () => {
+    const r = await client.reports.correlation({ app: "alpha", ...range, metric: { type: "http", of: "duration_ms" }, outcome: "clicks", buckets: 2 });
+    const withCalls = new Set(alphaEvents.filter((e) => e.type === "http").map((e) => e.dims.session));
+    assert.equal(r.report, "correlation");
+    assert.equal(r.sessions, withCalls.size);
+    assert.equal(r.buckets.reduce((n, b) => n + b.sessions, 0), withCalls.size);
+    assert.equal(r.spearman.n, withCalls.size);
+  });
+
   it("throws the typed errors", async () => {
     await assert.rejects(client.reports.widgets({ app: "alpha", where: [{ dim: "page", op: "$regex", value: "/" }] }),
       (e) => e instanceof InvalidQuery && /where\[0\]\.op/.test(e.message));
-    await assert.rejects(client.reports.run("nope", { app: "alpha" }), (e) => e instanceof NotFound && /the reports are widgets, load-time, performance, user-story/.test(e.message));
+    await assert.rejects(client.reports.run("nope", { app: "alpha" }), (e) => e instanceof NotFound && /the reports are widgets, load-time, performance, correlation, user-story/.test(e.message));
     await assert.rejects(new UsageClient(env.url, env.beta.read_token).reports.widgets({ app: "alpha" }), Forbidden);
     await assert.rejects(client.reports.widgets({ app: "alpha", where: "pro=true" }), TypeError);
     await assert.rejects(client.reports.run("../query", { app: "alpha" }), TypeError);

@@ -104,7 +104,7 @@ def test_report_errors(env: Env) -> None:
         lens.reports.widgets("shop", limit=0)
     with pytest.raises(TypeError, match="limit"):
         lens.reports.widgets("shop", limit="5")  # type: ignore[arg-type]
-    with pytest.raises(NotFound, match="the reports are widgets, load-time, performance, user-story"):
+    with pytest.raises(NotFound, match="the reports are widgets, load-time, performance, correlation, user-story"):
         lens.reports.run("nope", {"app": "shop"})
     with pytest.raises(Forbidden):
         Client(env.url, env.other.read_token).reports.widgets("shop")
@@ -149,4 +149,20 @@ def test_user_story_of_a_shop_user(env: Env) -> None:
     assert report["workday"]["tz"] == "UTC"
     with pytest.raises(TypeError, match="user"):
         lens.reports.user_story("shop", "")
+
+
+def test_correlation_over_the_shop_sessions(env: Env) -> None:
+    lens = Client(env.url, env.shop.read_token)
+    start, end = window(env)
+    report = lens.reports.correlation(
+        "shop", metric={"type": "page", "of": "load_ms"}, outcome="clicks", by="page", from_=start, to=end, buckets=3
+    )
+    with_pages = {e.dims["session"] for e in env.shop.events if e.type == "page"}
+    assert report["sessions"] == len(with_pages)
+    assert sum(b["sessions"] for b in report["buckets"]) == len(with_pages)
+    assert len(report["buckets"]) == 3
+    assert report["spearman"]["n"] == len(with_pages)
+    assert report["by"]["dimension"] == "page"
+    with pytest.raises(InvalidQuery, match="outcome"):
+        lens.reports.correlation("shop", outcome="happiness")
 

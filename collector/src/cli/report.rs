@@ -13,7 +13,7 @@ use crate::reports::REPORTS;
 /// `usagelens-collector report widgets --app demo --since 7d --where role=admin`
 #[derive(Debug, clap::Args)]
 pub(super) struct ReportArgs {
-    /// The report: widgets, load-time, performance, user-story.
+    /// The report: widgets, load-time, performance, correlation, user-story.
     name: String,
     /// App id.
     #[arg(long)]
@@ -39,6 +39,18 @@ pub(super) struct ReportArgs {
     /// Time zone (IANA) for reports that bucket by time.
     #[arg(long)]
     tz: Option<String>,
+    /// correlation: the per-session metric, `<type>:<metric>` (default load:total_ms).
+    #[arg(long)]
+    metric: Option<String>,
+    /// correlation: clicks, events, pages, duration, widget:<name> or type:<event type>.
+    #[arg(long)]
+    outcome: Option<String>,
+    /// correlation: break the sessions down by this dimension.
+    #[arg(long)]
+    by: Option<String>,
+    /// correlation: a bucket edge (repeatable, ascending); default quintiles.
+    #[arg(long = "edge")]
+    edges: Vec<f64>,
     /// user-story: the user's id.
     #[arg(long)]
     user: Option<String>,
@@ -132,6 +144,25 @@ fn body(a: &ReportArgs, now_ms: i64) -> anyhow::Result<Value> {
     }
     if let Some(tz) = &a.tz {
         b["tz"] = json!(tz);
+    }
+    if let Some(m) = &a.metric {
+        let (kind, of) = m.split_once(':').ok_or_else(|| {
+            anyhow::anyhow!("--metric {m:?}: write <type>:<metric>, like load:total_ms")
+        })?;
+        b["metric"] = json!({"type": kind, "of": of});
+    }
+    if let Some(o) = &a.outcome {
+        b["outcome"] = match o.split_once(':') {
+            Some(("widget", w)) => json!({"widget": w}),
+            Some(("type", t)) => json!({"type": t}),
+            _ => json!(o),
+        };
+    }
+    if let Some(by) = &a.by {
+        b["by"] = json!(by);
+    }
+    if !a.edges.is_empty() {
+        b["edges"] = json!(a.edges);
     }
     if let Some(u) = &a.user {
         b["user"] = json!(u);
@@ -383,6 +414,46 @@ fn print_user_story(answer: &Value) {
     );
 }
 
+fn print_correlation(answer: &Value) {
+    println!(
+        "{} sessions: the median {} of {} events against {} per session",
+        answer["sessions"],
+        answer["metric"]["of"].as_str().unwrap_or("?"),
+        answer["metric"]["type"].as_str().unwrap_or("?"),
+        answer["outcome"],
+    );
+    match answer["spearman"]["rho"].as_f64() {
+        Some(rho) => println!(
+            "Spearman's rho {rho:.3} over {} sessions (correlation, not causation)",
+            answer["spearman"]["n"]
+        ),
+        None => println!("Spearman's rho: too few sessions"),
+    }
+    println!();
+    let fmt = |_: &str, v: &Value| match v.as_f64() {
+        Some(x) if x.fract() != 0.0 => json!(format!("{x:.2}")),
+        _ => v.clone(),
+    };
+    let columns = ["range", "sessions", "users", "outcome_per_session"];
+    let table = rows(&answer["buckets"], &columns, fmt);
+    let names: Vec<String> = columns.iter().map(|c| (*c).to_owned()).collect();
+    super::table::print(&names, &table);
+    if let Some(groups) = answer["by"]["groups"].as_array() {
+        println!();
+        println!("by {}:", answer["by"]["dimension"].as_str().unwrap_or("?"));
+        let columns = [
+            "value",
+            "sessions",
+            "metric_p50",
+            "metric_p95",
+            "outcome_per_session",
+        ];
+        let table = rows(&json!(groups), &columns, fmt);
+        let names: Vec<String> = columns.iter().map(|c| (*c).to_owned()).collect();
+        super::table::print(&names, &table);
+    }
+}
+
 pub(super) async fn run(a: ReportArgs) -> anyhow::Result<()> {
     if !REPORTS.contains(&a.name.as_str()) {
         bail!(
@@ -426,6 +497,7 @@ pub(super) async fn run(a: ReportArgs) -> anyhow::Result<()> {
         "load-time" => print_load_time(&answer),
         "performance" => print_performance(&answer),
         "user-story" => print_user_story(&answer),
+        "correlation" => print_correlation(&answer),
         _ => println!("{answer:#}"),
     }
     Ok(())

@@ -9,6 +9,7 @@
 //! |---|---|
 //! | `widgets.rs` | `widgets`: the most and the least used widgets |
 //! | `load_time.rs` | `load-time`: the load-time waterfall per page, the app's phases, the vitals, a trend |
+//! | `correlation.rs` | `correlation`: per session, a performance metric against a usage outcome |
 //! | `user_story.rs` | `user-story`: one user's sessions, week, paths, distinctive actions and experience |
 //! | `performance.rs` | `performance`: browser memory, GC and long tasks; API routes' times, errors and serialization; server memory |
 //!
@@ -17,6 +18,7 @@
 //! so any report is segmentable by any dimension) and `tz`; each report adds
 //! its own fields. The method of each report is in docs/reports.md.
 
+mod correlation;
 mod load_time;
 mod performance;
 mod user_story;
@@ -33,7 +35,13 @@ use crate::store::json::rfc3339;
 use crate::store::Store;
 
 /// The names of the reports, as `POST /v1/reports/<name>` takes them.
-pub const REPORTS: [&str; 4] = ["widgets", "load-time", "performance", "user-story"];
+pub const REPORTS: [&str; 5] = [
+    "widgets",
+    "load-time",
+    "performance",
+    "correlation",
+    "user-story",
+];
 
 /// The default range: the last 7 days.
 const DEFAULT_RANGE_MS: i64 = 7 * 86_400_000;
@@ -181,6 +189,8 @@ pub enum ReportRequest {
     Performance(performance::PerformanceRequest),
     /// `user-story`.
     UserStory(user_story::UserStoryRequest),
+    /// `correlation`.
+    Correlation(correlation::CorrelationRequest),
 }
 
 impl ReportRequest {
@@ -192,6 +202,7 @@ impl ReportRequest {
             "load-time" => Some(Self::LoadTime(load_time::parse(body, now_ms)?)),
             "performance" => Some(Self::Performance(performance::parse(body, now_ms)?)),
             "user-story" => Some(Self::UserStory(user_story::parse(body, now_ms)?)),
+            "correlation" => Some(Self::Correlation(correlation::parse(body, now_ms)?)),
             _ => None,
         })
     }
@@ -203,6 +214,7 @@ impl ReportRequest {
             Self::LoadTime(r) => &r.scope.app,
             Self::Performance(r) => &r.scope.app,
             Self::UserStory(r) => &r.scope.app,
+            Self::Correlation(r) => &r.scope.app,
         }
     }
 
@@ -218,6 +230,7 @@ impl ReportRequest {
             Self::LoadTime(r) => load_time::run(store, catalog, r, time_limit).await,
             Self::Performance(r) => performance::run(store, r, time_limit).await,
             Self::UserStory(r) => user_story::run(store, r, time_limit).await,
+            Self::Correlation(r) => correlation::run(store, r, time_limit).await,
         }
     }
 }

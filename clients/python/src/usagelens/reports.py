@@ -184,6 +184,34 @@ class Reports:
             body["limit"] = limit
         return self.run("performance", body)
 
+    def correlation(
+        self,
+        app: str,
+        *,
+        metric: Mapping[str, str] | None = None,
+        outcome: str | Mapping[str, str] | None = None,
+        by: str | None = None,
+        edges: Sequence[float] | None = None,
+        buckets: int | None = None,
+        from_: TimeSpec | None = None,
+        to: TimeSpec | None = None,
+        where: Filter | Sequence[Filter] | None = None,
+        tz: str | None = None,
+    ) -> Report:
+        """Per session, a performance ``metric`` (default ``{"type": "load",
+        "of": "total_ms"}``, its median) against a usage ``outcome``
+        (``"clicks"`` (default), ``"events"``, ``"pages"``, ``"duration"``,
+        ``{"widget": name}`` or ``{"type": event type}``): ``buckets`` from
+        fastest to slowest (quantiles, or ``edges``), ``spearman`` and, with
+        ``by``, per value of a session dimension. Correlation, not causation."""
+        body = _scope(app, from_, to, where, tz)
+        for key, value in (("metric", metric), ("outcome", outcome), ("by", by), ("buckets", buckets)):
+            if value is not None:
+                body[key] = dict(value) if isinstance(value, Mapping) else value
+        if edges is not None:
+            body["edges"] = list(edges)
+        return self.run("correlation", body)
+
     def user_story(
         self,
         app: str,
