@@ -36,7 +36,7 @@ enum Command {
     /// Query the events directly in the store (the same engine as POST /v1/query).
     Query(query::QueryArgs),
     /// A report from a collector's HTTP API (POST /v1/reports/<name>), as tables or JSON.
-    Report(report::ReportArgs),
+    Report(Box<report::ReportArgs>),
 }
 
 fn init_tracing(format: LogFormat) {
@@ -76,7 +76,7 @@ pub fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     // Through the HTTP API, like any client: no store of its own.
     let cli = match cli.command {
-        Command::Report(a) => return report::run(a).await,
+        Command::Report(a) => return report::run(*a).await,
         _ => cli,
     };
     let s = &cli.store;
