@@ -1036,7 +1036,7 @@ async fn correlation_buckets_sessions_from_fast_to_slow_and_ranks_slow_loads_wit
     assert_eq!(b[0]["sessions"], json!(fast.len()));
     let exports = fast
         .iter()
-        .map(|t| ((t.1 as usize + 1) / 2) as f64)
+        .map(|t| (t.1 as usize).div_ceil(2) as f64)
         .sum::<f64>()
         / fast.len() as f64;
     assert!(

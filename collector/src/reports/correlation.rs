@@ -223,6 +223,9 @@ fn quantile(sorted: &[f64], p: f64) -> Option<f64> {
     Some(sorted[i])
 }
 
+/// A session's speed, outcome and id.
+type Pair<'a> = (f64, f64, &'a str);
+
 fn per_session(q: &QueryRequest) -> QueryRequest {
     let mut q = q.clone();
     q.group_by = vec![name("session")];
@@ -322,7 +325,7 @@ pub(super) async fn run(
     }
 
     // Sessions with a speed: their outcome, 0 when they did none of it.
-    let mut pairs: Vec<(f64, f64, &str)> = speed
+    let mut pairs: Vec<Pair<'_>> = speed
         .iter()
         .map(|(sess, v)| (*v, outcome.get(sess).copied().unwrap_or(0.0), sess.as_str()))
         .collect();
@@ -332,7 +335,7 @@ pub(super) async fn run(
     let rho = spearman(&xs, &ys);
 
     // Buckets from fastest to slowest: by the given edges, or by quantiles.
-    let groups: Vec<(String, &[(f64, f64, &str)])> = match &r.edges {
+    let groups: Vec<(String, &[Pair<'_>])> = match &r.edges {
         Some(edges) => {
             let mut out = Vec::new();
             let mut start = 0;
@@ -418,7 +421,7 @@ pub(super) async fn run(
                     }))
                 })
                 .collect();
-            rows.sort_by(|a, b| b.0.cmp(&a.0));
+            rows.sort_by_key(|g| std::cmp::Reverse(g.0));
             json!({"dimension": dim.as_str(), "groups": rows.into_iter().take(MAX_GROUPS).map(|(_, v)| v).collect::<Vec<_>>()})
         }
     };
