@@ -369,11 +369,45 @@ export interface CorrelationReport {
   meta: ReportMeta;
 }
 
+export interface DefaultsOptions extends ReportScope {
+  page?: string;
+  control?: string;
+  /** Fewest samples for a suggestion (default 30). */
+  min_samples?: number;
+  /** Most controls (1 to 1000, default 100). */
+  limit?: number;
+}
+
+export interface DefaultsReport {
+  report: "defaults";
+  min_samples: number;
+  /** Most samples first. */
+  controls: {
+    control: string;
+    form: string | null;
+    page: string | null;
+    control_type: string;
+    /** A checkbox group or multi-select: values are the options, each with the share of samples that include it. */
+    multi: boolean;
+    default: unknown;
+    samples: number;
+    kept_default: number;
+    kept_share: number;
+    values: { value: unknown; count: number; share: number; is_default: boolean }[];
+    suggestion: null | { value: unknown; share: number; default_share: number; confidence: number; interval: [number, number]; default_interval: [number, number] };
+  }[];
+  /** Controls with a suggestion. */
+  suggestions: number;
+  meta: ReportMeta;
+}
+
 export interface Reports {
   /** Which widgets are used most, and least. */
   widgets(options: WidgetsOptions): Promise<WidgetsReport>;
   /** The load-time breakdown per page, and by day. */
   loadTime(options: LoadTimeOptions): Promise<LoadTimeReport>;
+  /** Per control: are the defaults the options users use? */
+  defaults(options: DefaultsOptions): Promise<DefaultsReport>;
   /** Browser memory, GC and long tasks; the server's API routes and memory. */
   performance(options: PerformanceOptions): Promise<PerformanceReport>;
   /** What one user typically does on a workday. */

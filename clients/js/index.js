@@ -166,6 +166,7 @@ export class UsageClient {
       run: (name, body, options) => run(name, body, options),
       widgets: (options) => run("widgets", options ?? {}),
       loadTime: (options) => run("load-time", options ?? {}),
+      defaults: (options) => run("defaults", options ?? {}),
       performance: (options) => run("performance", options ?? {}),
       userStory: (options) => run("user-story", options ?? {}),
       correlation: (options) => run("correlation", options ?? {}),

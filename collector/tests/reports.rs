@@ -343,7 +343,7 @@ async fn reports_check_auth_names_and_bodies_like_the_query_api() {
         .assert_error(
             404,
             "not_found",
-            "the reports are widgets, load-time, performance",
+            "the reports are widgets, defaults, load-time, performance, correlation, user-story",
         );
     // Bad bodies: each error names the field.
     for (b, what) in [
@@ -1068,5 +1068,252 @@ async fn correlation_buckets_sessions_from_fast_to_slow_and_ranks_slow_loads_wit
             .await
             .assert_error(400, "invalid_query", what);
     }
+    env.drop_db().await;
+}
+
+/// Wilson's 95% interval, written out for the test.
+fn wilson95(k: f64, n: f64) -> (f64, f64) {
+    let z = 1.959_964_f64;
+    let p = k / n;
+    let d = 1.0 + z * z / n;
+    let c = p + z * z / (2.0 * n);
+    let h = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt();
+    ((c - h) / d, (c + h) / d)
+}
+
+#[tokio::test]
+async fn defaults_counts_kept_defaults_per_control_and_suggests_only_with_confidence() {
+    let env = TestEnv::new().await;
+    let token = env.app.read_token.clone();
+    let mut events = Vec::new();
+    let mut n = 0;
+    let mut push = |trigger: &str,
+                    control: &str,
+                    kind: &str,
+                    value: Option<Value>,
+                    default: Option<Value>,
+                    is_default: bool| {
+        n += 1;
+        let mut props = json!({"control": control, "control_type": kind, "is_default": is_default,
+                               "trigger": trigger, "page": "/settings", "view": format!("v{n}")});
+        if kind != "custom" {
+            props["form"] = json!("prefs");
+        }
+        if let Some(v) = value {
+            props["value"] = v;
+        }
+        if let Some(d) = default {
+            props["default"] = d;
+        }
+        events.push(json!({"id": format!("ch{n}"), "type": "choice", "ts": FROM + n as i64 * 1000, "props": props}));
+    };
+    // theme: the default (light) loses, 30 to 70, over 100 page views.
+    for i in 0..100 {
+        let v = if i < 70 { "dark" } else { "light" };
+        push(
+            "hide",
+            "theme",
+            "select",
+            Some(json!(v)),
+            Some(json!("light")),
+            v == "light",
+        );
+    }
+    // Changes along the way are not samples: only the end of each view is.
+    for _ in 0..50 {
+        push(
+            "change",
+            "theme",
+            "select",
+            Some(json!("light")),
+            Some(json!("light")),
+            true,
+        );
+    }
+    // density: the default wins.
+    for i in 0..60 {
+        let v = if i < 40 { "comfortable" } else { "compact" };
+        push(
+            "hide",
+            "density",
+            "select",
+            Some(json!(v)),
+            Some(json!("comfortable")),
+            v == "comfortable",
+        );
+    }
+    // lang: another value leads, but 10 samples are too few.
+    for i in 0..10 {
+        let v = if i < 8 { "de" } else { "en" };
+        push(
+            "hide",
+            "lang",
+            "select",
+            Some(json!(v)),
+            Some(json!("en")),
+            v == "en",
+        );
+    }
+    // columns: a checkbox group, compared as sets.
+    for i in 0..40 {
+        let v = if i < 30 {
+            json!(["a", "b"])
+        } else {
+            json!(["a", "c"])
+        };
+        push(
+            "hide",
+            "columns",
+            "checkbox",
+            Some(v.clone()),
+            Some(json!(["a", "b"])),
+            i < 30,
+        );
+    }
+    // title: a text field, kept or changed only.
+    for i in 0..25 {
+        push("hide", "title", "text", None, None, i < 20);
+    }
+    // A custom control: each usagelens.choice call is a sample.
+    for i in 0..40 {
+        let v = if i < 35 { "red" } else { "blue" };
+        push(
+            "change",
+            "color-picker",
+            "custom",
+            Some(json!(v)),
+            Some(json!("blue")),
+            v == "blue",
+        );
+    }
+    let r = env
+        .post_json(json!({"app": "demo", "events": events}).to_string())
+        .await;
+    assert_eq!(r.json["accepted"], events.len(), "{}", r.text);
+
+    let r = report(
+        &env,
+        &token,
+        "defaults",
+        json!({"app": "demo", "from": FROM, "to": TO}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["report"], "defaults");
+    let controls = r.json["controls"].as_array().unwrap();
+    let of = |name: &str| {
+        controls
+            .iter()
+            .find(|c| c["control"] == name)
+            .unwrap_or_else(|| panic!("{name}"))
+    };
+    let names: Vec<&str> = controls
+        .iter()
+        .map(|c| c["control"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "theme",
+            "density",
+            "color-picker",
+            "columns",
+            "title",
+            "lang"
+        ],
+        "most samples first"
+    );
+
+    let theme = of("theme");
+    assert_eq!(theme["samples"], 100, "hide samples only, not the changes");
+    assert_eq!(theme["kept_default"], 30);
+    assert_eq!(theme["default"], "light");
+    assert_eq!(theme["form"], "prefs");
+    assert_eq!(
+        theme["values"][0],
+        json!({"value": "dark", "count": 70, "share": 0.7, "is_default": false})
+    );
+    let s = &theme["suggestion"];
+    assert_eq!(s["value"], "dark");
+    assert_eq!(s["share"], 0.7);
+    assert_eq!(s["default_share"], 0.3);
+    let (lo, _) = wilson95(70.0, 100.0);
+    let (_, hi) = wilson95(30.0, 100.0);
+    assert!((s["interval"][0].as_f64().unwrap() - lo).abs() < 1e-9 && lo > hi);
+    assert!((s["default_interval"][1].as_f64().unwrap() - hi).abs() < 1e-9);
+
+    let density = of("density");
+    assert_eq!(
+        (
+            density["samples"].as_u64(),
+            density["kept_default"].as_u64()
+        ),
+        (Some(60), Some(40))
+    );
+    assert!(
+        density["suggestion"].is_null(),
+        "the default wins: no suggestion"
+    );
+    let lang = of("lang");
+    assert_eq!(lang["samples"], 10);
+    assert!(
+        lang["suggestion"].is_null(),
+        "10 samples are too few (min_samples 30)"
+    );
+    let lang = report(
+        &env,
+        &token,
+        "defaults",
+        json!({"app": "demo", "from": FROM, "to": TO, "control": "lang", "min_samples": 5}),
+    )
+    .await;
+    let (lo, _) = wilson95(8.0, 10.0);
+    let (_, hi) = wilson95(2.0, 10.0);
+    assert_eq!(lang.json["controls"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        lang.json["controls"][0]["suggestion"].is_null(),
+        lo <= hi,
+        "a suggestion exactly when the intervals part"
+    );
+
+    let columns = of("columns");
+    assert_eq!(columns["multi"], true);
+    assert_eq!(columns["samples"], 40);
+    assert_eq!(columns["kept_default"], 30, "compared as sets");
+    let shares: BTreeMap<&str, f64> = columns["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["value"].as_str().unwrap(), v["share"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(
+        shares,
+        BTreeMap::from([("a", 1.0), ("b", 0.75), ("c", 0.25)]),
+        "the share of samples that include each option"
+    );
+    assert!(columns["suggestion"].is_null());
+
+    let title = of("title");
+    assert_eq!(
+        (title["samples"].as_u64(), title["kept_default"].as_u64()),
+        (Some(25), Some(20))
+    );
+    assert_eq!(
+        title["values"],
+        json!([]),
+        "a text field's value is never captured"
+    );
+    let custom = of("color-picker");
+    assert_eq!(custom["samples"], 40);
+    assert_eq!(custom["suggestion"]["value"], "red");
+    assert_eq!(r.json["suggestions"], 2);
+    report(
+        &env,
+        &token,
+        "defaults",
+        json!({"app": "demo", "min_samples": 0}),
+    )
+    .await
+    .assert_error(400, "invalid_query", "min_samples");
     env.drop_db().await;
 }

@@ -419,6 +419,28 @@ fn report_prints_the_apis_answer_as_tables_or_json() {
     let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(answer["outcome"], json!({"widget": "export"}));
 
+    let out = cli(
+        &db,
+        &[
+            "report",
+            "defaults",
+            "--app",
+            "shop",
+            "--url",
+            &url,
+            "--token",
+            &rt,
+            "--min-samples",
+            "3",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 suggestion(s)"));
+
     // The API's errors, as the API words them; the CLI's own, before any request.
     for (extra, what) in [
         (
@@ -441,8 +463,9 @@ fn report_prints_the_apis_answer_as_tables_or_json() {
             "report", "nope", "--app", "shop", "--url", &url, "--token", &rt,
         ],
     );
-    assert!(String::from_utf8_lossy(&out.stderr)
-        .contains("the reports are widgets, load-time, performance, correlation, user-story"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(
+        "the reports are widgets, defaults, load-time, performance, correlation, user-story"
+    ));
     let out = cli(
         &db,
         &[

@@ -112,10 +112,17 @@ describe("reports", { timeout: 120_000 }, () => {
     assert.equal(r.spearman.n, withCalls.size);
   });
 
+  it("defaults asks the defaults report", async () => {
+    const r = await client.reports.defaults({ app: "alpha", ...range, min_samples: 5 });
+    assert.equal(r.report, "defaults");
+    assert.equal(r.min_samples, 5);
+    assert.deepEqual(r.controls, [], "the data set has no choices");
+  });
+
   it("throws the typed errors", async () => {
     await assert.rejects(client.reports.widgets({ app: "alpha", where: [{ dim: "page", op: "$regex", value: "/" }] }),
       (e) => e instanceof InvalidQuery && /where\[0\]\.op/.test(e.message));
-    await assert.rejects(client.reports.run("nope", { app: "alpha" }), (e) => e instanceof NotFound && /the reports are widgets, load-time, performance, correlation, user-story/.test(e.message));
+    await assert.rejects(client.reports.run("nope", { app: "alpha" }), (e) => e instanceof NotFound && /the reports are widgets, defaults, load-time, performance, correlation, user-story/.test(e.message));
     await assert.rejects(new UsageClient(env.url, env.beta.read_token).reports.widgets({ app: "alpha" }), Forbidden);
     await assert.rejects(client.reports.widgets({ app: "alpha", where: "pro=true" }), TypeError);
     await assert.rejects(client.reports.run("../query", { app: "alpha" }), TypeError);

@@ -104,7 +104,7 @@ def test_report_errors(env: Env) -> None:
         lens.reports.widgets("shop", limit=0)
     with pytest.raises(TypeError, match="limit"):
         lens.reports.widgets("shop", limit="5")  # type: ignore[arg-type]
-    with pytest.raises(NotFound, match="the reports are widgets, load-time, performance, correlation, user-story"):
+    with pytest.raises(NotFound, match="the reports are widgets, defaults, load-time, performance, correlation, user-story"):
         lens.reports.run("nope", {"app": "shop"})
     with pytest.raises(Forbidden):
         Client(env.url, env.other.read_token).reports.widgets("shop")
@@ -165,4 +165,13 @@ def test_correlation_over_the_shop_sessions(env: Env) -> None:
     assert report["by"]["dimension"] == "page"
     with pytest.raises(InvalidQuery, match="outcome"):
         lens.reports.correlation("shop", outcome="happiness")
+
+
+def test_defaults_wiring(env: Env) -> None:
+    # The shop sends no choices: no controls, shaped as asked.
+    lens = Client(env.url, env.shop.read_token)
+    report = lens.reports.defaults("shop", min_samples=5, page="/settings")
+    assert report["controls"] == [] and report["min_samples"] == 5
+    with pytest.raises(InvalidQuery, match="min_samples"):
+        lens.reports.defaults("shop", min_samples=0)
 

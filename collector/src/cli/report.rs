@@ -13,7 +13,7 @@ use crate::reports::REPORTS;
 /// `usagelens-collector report widgets --app demo --since 7d --where role=admin`
 #[derive(Debug, clap::Args)]
 pub(super) struct ReportArgs {
-    /// The report: widgets, load-time, performance, correlation, user-story.
+    /// The report: widgets, defaults, load-time, performance, correlation, user-story.
     name: String,
     /// App id.
     #[arg(long)]
@@ -51,6 +51,12 @@ pub(super) struct ReportArgs {
     /// correlation: a bucket edge (repeatable, ascending); default quintiles.
     #[arg(long = "edge")]
     edges: Vec<f64>,
+    /// defaults: only this control.
+    #[arg(long)]
+    control: Option<String>,
+    /// defaults: fewest samples for a suggestion (default 30).
+    #[arg(long)]
+    min_samples: Option<u64>,
     /// user-story: the user's id.
     #[arg(long)]
     user: Option<String>,
@@ -163,6 +169,12 @@ fn body(a: &ReportArgs, now_ms: i64) -> anyhow::Result<Value> {
     }
     if !a.edges.is_empty() {
         b["edges"] = json!(a.edges);
+    }
+    if let Some(c) = &a.control {
+        b["control"] = json!(c);
+    }
+    if let Some(m) = a.min_samples {
+        b["min_samples"] = json!(m);
     }
     if let Some(u) = &a.user {
         b["user"] = json!(u);
@@ -454,6 +466,63 @@ fn print_correlation(answer: &Value) {
     }
 }
 
+fn print_defaults(answer: &Value) {
+    let columns = [
+        "control",
+        "form",
+        "page",
+        "control_type",
+        "default",
+        "samples",
+        "kept_share",
+        "top values",
+        "suggestion",
+    ];
+    let table = rows(
+        &answer["controls"],
+        &[
+            "control",
+            "form",
+            "page",
+            "control_type",
+            "default",
+            "samples",
+            "kept_share",
+            "values",
+            "suggestion",
+        ],
+        |c, v| match c {
+            "kept_share" => json!(format!("{:.0}%", v.as_f64().unwrap_or(0.0) * 100.0)),
+            "values" => json!(v
+                .as_array()
+                .into_iter()
+                .flatten()
+                .take(3)
+                .map(|x| format!(
+                    "{} {:.0}%",
+                    x["value"],
+                    x["share"].as_f64().unwrap_or(0.0) * 100.0
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")),
+            "suggestion" if !v.is_null() => json!(format!(
+                "{} ({:.0}% against {:.0}%)",
+                v["value"],
+                v["share"].as_f64().unwrap_or(0.0) * 100.0,
+                v["default_share"].as_f64().unwrap_or(0.0) * 100.0
+            )),
+            _ => v.clone(),
+        },
+    );
+    let names: Vec<String> = columns.iter().map(|c| (*c).to_owned()).collect();
+    super::table::print(&names, &table);
+    println!();
+    println!(
+        "{} suggestion(s): another value chosen more often than the default, 95% Wilson intervals apart, at least {} samples",
+        answer["suggestions"], answer["min_samples"]
+    );
+}
+
 pub(super) async fn run(a: ReportArgs) -> anyhow::Result<()> {
     if !REPORTS.contains(&a.name.as_str()) {
         bail!(
@@ -498,6 +567,7 @@ pub(super) async fn run(a: ReportArgs) -> anyhow::Result<()> {
         "performance" => print_performance(&answer),
         "user-story" => print_user_story(&answer),
         "correlation" => print_correlation(&answer),
+        "defaults" => print_defaults(&answer),
         _ => println!("{answer:#}"),
     }
     Ok(())

@@ -8,6 +8,7 @@
 //! | module | report |
 //! |---|---|
 //! | `widgets.rs` | `widgets`: the most and the least used widgets |
+//! | `defaults.rs` | `defaults`: per control, kept defaults, the values chosen, a suggestion |
 //! | `load_time.rs` | `load-time`: the load-time waterfall per page, the app's phases, the vitals, a trend |
 //! | `correlation.rs` | `correlation`: per session, a performance metric against a usage outcome |
 //! | `user_story.rs` | `user-story`: one user's sessions, week, paths, distinctive actions and experience |
@@ -19,6 +20,7 @@
 //! its own fields. The method of each report is in docs/reports.md.
 
 mod correlation;
+mod defaults;
 mod load_time;
 mod performance;
 mod user_story;
@@ -35,8 +37,9 @@ use crate::store::json::rfc3339;
 use crate::store::Store;
 
 /// The names of the reports, as `POST /v1/reports/<name>` takes them.
-pub const REPORTS: [&str; 5] = [
+pub const REPORTS: [&str; 6] = [
     "widgets",
+    "defaults",
     "load-time",
     "performance",
     "correlation",
@@ -191,6 +194,8 @@ pub enum ReportRequest {
     UserStory(user_story::UserStoryRequest),
     /// `correlation`.
     Correlation(correlation::CorrelationRequest),
+    /// `defaults`.
+    Defaults(defaults::DefaultsRequest),
 }
 
 impl ReportRequest {
@@ -203,6 +208,7 @@ impl ReportRequest {
             "performance" => Some(Self::Performance(performance::parse(body, now_ms)?)),
             "user-story" => Some(Self::UserStory(user_story::parse(body, now_ms)?)),
             "correlation" => Some(Self::Correlation(correlation::parse(body, now_ms)?)),
+            "defaults" => Some(Self::Defaults(defaults::parse(body, now_ms)?)),
             _ => None,
         })
     }
@@ -215,6 +221,7 @@ impl ReportRequest {
             Self::Performance(r) => &r.scope.app,
             Self::UserStory(r) => &r.scope.app,
             Self::Correlation(r) => &r.scope.app,
+            Self::Defaults(r) => &r.scope.app,
         }
     }
 
@@ -231,6 +238,7 @@ impl ReportRequest {
             Self::Performance(r) => performance::run(store, r, time_limit).await,
             Self::UserStory(r) => user_story::run(store, r, time_limit).await,
             Self::Correlation(r) => correlation::run(store, r, time_limit).await,
+            Self::Defaults(r) => defaults::run(store, r, time_limit).await,
         }
     }
 }

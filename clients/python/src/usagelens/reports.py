@@ -130,6 +130,34 @@ class Reports:
             body["limit"] = limit
         return self.run("widgets", body)
 
+    def defaults(
+        self,
+        app: str,
+        *,
+        from_: TimeSpec | None = None,
+        to: TimeSpec | None = None,
+        where: Filter | Sequence[Filter] | None = None,
+        tz: str | None = None,
+        page: str | None = None,
+        control: str | None = None,
+        min_samples: int | None = None,
+        limit: int | None = None,
+    ) -> Report:
+        """Are the defaults the options users use? Per control (``controls``):
+        samples (its state at the end of each page view), kept defaults, the
+        values chosen, and a ``suggestion`` when another value wins with 95%
+        confidence and at least ``min_samples`` (default 30) samples."""
+        body = _scope(app, from_, to, where, tz)
+        for key, value in (("page", page), ("control", control)):
+            if value is not None:
+                body[key] = value
+        for key, num in (("min_samples", min_samples), ("limit", limit)):
+            if num is not None:
+                if isinstance(num, bool) or not isinstance(num, int):
+                    raise TypeError(f"{key}: an int, not {type(num).__name__}")
+                body[key] = num
+        return self.run("defaults", body)
+
     def load_time(
         self,
         app: str,
