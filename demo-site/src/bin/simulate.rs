@@ -321,19 +321,35 @@ async fn backfill(args: &Args, days: u32) -> Result<()> {
                     p["roles"] = role.roles();
                     p["session"] = json!(session);
                     p["anon"] = json!(format!("anon-{i}"));
+                    p["tz"] = json!(if i % 2 == 0 {
+                        "Europe/Berlin"
+                    } else {
+                        "America/New_York"
+                    });
                     events.push(
                         json!({"id": id, "type": kind, "ts": t, "props": p, "metrics": metrics}),
                     );
                 };
                 push("page", json!({"page": "/"}), json!({}), t);
-                let ttfb = 40.0 + rng.random::<f64>() * 80.0;
+                // Some sessions are slow (a weak network, a busy laptop), and
+                // slow sessions do a little less.
+                let slow = rng.random::<f64>();
+                let ttfb = 40.0 + rng.random::<f64>() * 80.0 + slow * 400.0;
+                let dns = rng.random::<f64>() * 20.0;
+                let connect = rng.random::<f64>() * 30.0 + slow * 60.0;
+                let dom = 30.0 + rng.random::<f64>() * 40.0 + slow * 200.0;
+                let total = ttfb + dom + 150.0 + rng.random::<f64>() * 300.0 + slow * 900.0;
                 push(
                     "load",
                     json!({"page": "/"}),
-                    json!({"ttfb_ms": ttfb, "dom_ms": 30.0 + rng.random::<f64>() * 40.0, "total_ms": ttfb + 200.0 + rng.random::<f64>() * 300.0}),
+                    json!({"ttfb_ms": ttfb, "dns_ms": dns, "connect_ms": connect, "request_ms": ttfb - dns - connect.min(ttfb - dns),
+                           "response_ms": 5.0 + rng.random::<f64>() * 10.0, "dom_ms": dom, "dcl_ms": ttfb + dom + 20.0,
+                           "load_event_ms": 2.0 + rng.random::<f64>() * 5.0, "fcp_ms": ttfb + dom * 0.6, "lcp_ms": ttfb + dom,
+                           "charts_ms": 120.0 + slow * 500.0, "total_ms": total}),
                     t + 1_000,
                 );
-                for _ in 0..rng.random_range(3..12) {
+                let clicks = rng.random_range(3..12) - (slow * 3.0) as usize;
+                for _ in 0..clicks {
                     t += rng.random_range(5_000..120_000);
                     let w = role
                         .widgets()
@@ -355,21 +371,37 @@ async fn backfill(args: &Args, days: u32) -> Result<()> {
                 }
                 if role == Role::Admin || rng.random_bool(0.2) {
                     t += 30_000;
-                    let changed = rng.random_bool(0.25);
+                    // Most who open the settings pick the dark theme: the
+                    // default (light) loses. The export format's default wins.
+                    let changed = rng.random_bool(0.7);
                     let theme = if changed { "dark" } else { "light" };
-                    push(
-                        "choice",
-                        json!({"page": "/settings", "control": "theme", "control_type": "select", "value": theme, "default": "light", "is_default": !changed, "form": "settings", "trigger": "submit"}),
-                        json!({}),
-                        t,
-                    );
-                    push(
-                        "choice",
-                        json!({"page": "/settings", "control": "export_format", "control_type": "radio", "value": "csv", "default": "csv", "is_default": true, "form": "settings", "trigger": "submit"}),
-                        json!({}),
-                        t,
-                    );
+                    let format = if rng.random_bool(0.15) { "xlsx" } else { "csv" };
+                    push("page", json!({"page": "/settings"}), json!({}), t - 1_000);
+                    let submitted = rng.random_bool(0.6);
+                    for trigger in ["submit", "hide"] {
+                        if trigger == "submit" && !submitted {
+                            continue;
+                        }
+                        push(
+                            "choice",
+                            json!({"page": "/settings", "control": "theme", "control_type": "select", "value": theme, "default": "light", "is_default": !changed, "form": "settings", "trigger": trigger}),
+                            json!({}),
+                            t,
+                        );
+                        push(
+                            "choice",
+                            json!({"page": "/settings", "control": "export_format", "control_type": "radio", "value": format, "default": "csv", "is_default": format == "csv", "form": "settings", "trigger": trigger}),
+                            json!({}),
+                            t,
+                        );
+                    }
                 }
+                push(
+                    "timing",
+                    json!({"page": "/", "inp_widget": "export-csv"}),
+                    json!({"inp_ms": 40.0 + rng.random::<f64>() * 120.0 + slow * 200.0, "cls": rng.random::<f64>() * 0.1}),
+                    t + 4_000,
+                );
                 push(
                     "memory",
                     json!({"page": "/", "source": "browser"}),
