@@ -1,14 +1,55 @@
 /* The beacon's host: the only JS the Rust beacon calls (src/host.rs binds
- * each function, by name, under `__ulh`). Generic plumbing only: property
- * access, calls, listeners, timers, observers, fetch and sendBeacon. What to
- * capture, how to name it, batching and retries are all decided in Rust.
+ * each function, by name, under `__ulh`). Generic plumbing: property access,
+ * calls, listeners, timers, observers, fetch and sendBeacon. What to capture,
+ * how to name it, batching and retries are decided in Rust; the one
+ * exception is the bookkeeping of the per-entry signals (CLS, INP, long
+ * animation frames) below, kept here because each entry crossing into the
+ * wasm, and each line of Rust, costs more of the beacon's 20 KB than JS does.
  * Nothing here throws: a page whose getters or APIs throw sees no error. */
 (function () {
-  var g = typeof window !== "undefined" ? window : self, dispatch;
+  var g = typeof window !== "undefined" ? window : self, dispatch, V, T, O;
   function fire(id) {
     return function (v) { try { dispatch(id, v); } catch (e) {} };
   }
   function get(o, k) { try { return o == null ? undefined : o[k]; } catch (e) {} }
+  function has(type) {
+    try { return PerformanceObserver.supportedEntryTypes.indexOf(type) >= 0; } catch (e) {}
+  }
+  // A buffered observer of `type` calling `f` with each batch of entries.
+  function po(type, f, threshold) {
+    try {
+      var o = new PerformanceObserver(function (l) { f(l.getEntries()); });
+      o.observe({ type: type, buffered: true, durationThreshold: threshold });
+      return o;
+    } catch (e) {} // a browser without this entry type
+  }
+  function count() { return performance.interactionCount || 0; }
+  // CLS and INP of a page view, as web-vitals computes them: c the largest
+  // session window so far (null without layout-shift), w the current window
+  // (a its first shift, b its last), l the 10 worst interactions (enough for
+  // the 98th percentile of 500), k the browser's interaction count when the
+  // view began. T: the long frames since the last `tasks`.
+  function fresh() { V = { c: has("layout-shift") ? 0 : null, w: 0, l: [], k: count() }; }
+  function each(list) {
+    list.forEach(function (e) {
+      var t = e.entryType, d = e.duration, s = e.startTime, l = V.l, i = e.interactionId, x;
+      if (t == T.y) {
+        T.n++; T.ms += d; T.m = Math.max(T.m, d); T.b += e.blockingDuration ?? d - 50;
+      } else if (t == "layout-shift") {
+        if (!e.hadRecentInput) {
+          // A window ends after a gap of 1 s or 5 s in all.
+          if (V.w && s - V.b < 1e3 && s - V.a < 5e3) V.w += e.value;
+          else { V.w = e.value; V.a = s; }
+          V.b = s;
+          if (V.w > V.c) V.c = V.w;
+        }
+      } else if (i) { // `event` and `first-input`: an interaction's latency is its longest entry
+        x = l.find((x) => x.i == i) || l[l.push({ i: i, d: -1 }) - 1];
+        if (d > x.d) { x.d = d; x.t = e.target; x.y = e.name; }
+        l.sort((a, b) => b.d - a.d).splice(10);
+      }
+    });
+  }
   return {
     init: function (f) { dispatch = f; },
     global: function () { return g; },
@@ -39,12 +80,42 @@
     },
     every: function (ms, id) { setInterval(fire(id), ms); },
     after: function (ms, id) { setTimeout(fire(id), ms); },
-    observe: function (type, id) {
-      try {
-        new PerformanceObserver(function (l) { fire(id)(l.getEntries()); })
-          .observe({ type: type, buffered: true });
-      } catch (e) {} // a browser without this entry type
+    observe: function (type, id) { po(type, fire(id)); },
+    // Starts the signals' observers: CLS, INP (interactions of 40 ms or more,
+    // and the first input), long animation frames (else long tasks). A page
+    // restored from the bfcache is a new view: its CLS and INP start over.
+    watch: function () {
+      var y = "long-animation-frame";
+      T = { n: 0, ms: 0, b: 0, m: 0, y: has(y) ? y : has("longtask") && "longtask" };
+      fresh();
+      O = [po(T.y, each), po("layout-shift", each), po("event", each, 40), po("first-input", each)];
+      g.addEventListener("pageshow", (e) => e.persisted && fresh());
     },
+    // Once per view (at its first hide): `cls` and `inp_ms` (the worst
+    // interaction, or the worst but one per 50) into the metrics `m`, the
+    // interaction's `inp_event` and `inp_tag` into the props `p`; returns its
+    // target, for the beacon to name.
+    vitals: function (m, p) {
+      O.map((o) => o && each(o.takeRecords())); // the entries not delivered yet
+      var l = V.l, x = l[Math.min(l.length - 1, (count() - V.k) / 50 | 0)];
+      if (V.s) return;
+      V.s = 1;
+      if (V.c != null) m.cls = V.c;
+      if (x) {
+        m.inp_ms = x.d; p.inp_event = x.y; p.inp_tag = x.t?.localName;
+        return x.t;
+      }
+    },
+    // The long frames since the last call into the metrics `m`, their type into the props `p`.
+    tasks: function (m, p) {
+      if (T.y) {
+        m.longtask_count = T.n; m.longtask_ms = T.ms; m.blocking_ms = T.b; m.longtask_max_ms = T.m;
+        p.longtask_type = T.y;
+        T.n = T.ms = T.b = T.m = 0;
+      }
+    },
+    // `dispatch(id)` when the page is idle, at most 2 s from now (`setTimeout` reads the options as 0 ms).
+    idle: function (id) { (g.requestIdleCallback || setTimeout)(fire(id), { timeout: 2e3 }); },
     // Wraps o[k] (history.pushState): the page's call runs as before, then the beacon hears of it.
     wrap: function (o, k, id) {
       var f = o && o[k];

@@ -35,8 +35,8 @@ use usagelens_protocol::names::is_valid_type;
 
 use self::delivery::{record, send_all_by_beacon};
 use self::state::{
-    count_refused, exists, flag, replace_state, with, Config, State, ON_CHANGE, ON_CLICK, ON_LCP,
-    ON_LONGTASKS, ON_PAGEHIDE, ON_POSTED, ON_RESTORE, ON_ROUTE, ON_SUBMIT, ON_TICK, ON_VISIBILITY,
+    count_refused, exists, flag, replace_state, with, Config, State, ON_CHANGE, ON_CLICK, ON_IDLE,
+    ON_LCP, ON_PAGEHIDE, ON_POSTED, ON_RESTORE, ON_ROUTE, ON_SUBMIT, ON_TICK, ON_VISIBILITY,
 };
 use self::values::{sanitize_metrics, sanitize_props};
 use crate::host::{self, document, get, get_str, global, now, obj, set};
@@ -103,12 +103,11 @@ pub fn start_beacon(config: JsValue) -> bool {
             marks: obj(),
             lcp: None,
             gc: GcEstimate::default(),
-            longtask_count: 0,
-            longtask_ms: 0.0,
             last_memory: t,
             last_hide: 0.0,
             sent: 0,
             refused: 0,
+            tz: None,
             cfg,
         };
         replace_state(Some(state));
@@ -116,6 +115,7 @@ pub fn start_beacon(config: JsValue) -> bool {
         // localStorage in a task of its own: a cold first access costs
         // milliseconds, which start-up does not wait for.
         host::after(0.0, ON_RESTORE);
+        host::idle(ON_IDLE);
     }
     listen_once();
     true
@@ -148,10 +148,12 @@ pub fn stats() -> JsValue {
 }
 
 /// On page hide (`visibilitychange` to hidden, `pagehide`; both come on a
-/// navigation): the pending breakdown and a memory sample (once), then
-/// everything queued through `navigator.sendBeacon`.
+/// navigation): the pending breakdown, CLS and INP (at the view's first
+/// hide) and a memory sample (once), then everything queued through
+/// `navigator.sendBeacon`.
 fn flush_on_hide() {
     timing::emit_load();
+    timing::emit_vitals();
     // `visibilitychange` and `pagehide` both come on a navigation: one sample.
     let t = now();
     let first = with(|s| {
@@ -202,6 +204,20 @@ fn on_route_change() {
     }
 }
 
+/// The IANA time zone: `Temporal.Now.timeZoneId()`, else `Intl`'s (whose
+/// first `DateTimeFormat` costs 12–18 ms in a fresh page: read once, when
+/// the page is idle).
+fn time_zone() -> Option<String> {
+    let w = global();
+    get(&w, "Temporal")
+        .and_then(|t| get(&t, "Now"))
+        .and_then(|now| host::call0(&now, "timeZoneId").as_string())
+        .or_else(|| {
+            let f = host::call0(&get(&w, "Intl")?, "DateTimeFormat");
+            get_str(&host::call0(&f, "resolvedOptions"), "timeZone")
+        })
+}
+
 fn is_hidden() -> bool {
     document()
         .and_then(|d| get_str(&d, "visibilityState"))
@@ -222,11 +238,14 @@ pub fn dispatch(id: u32, v: JsValue) {
         ON_PAGEHIDE => flush_on_hide(),
         ON_VISIBILITY if is_hidden() => flush_on_hide(),
         ON_TICK => tick(),
-        ON_LONGTASKS => memory::on_longtasks(&v),
         ON_LCP => timing::on_lcp(&v),
         ON_POSTED => delivery::on_posted(&v),
         ON_RESTORE => {
             with(identity::restore);
+        }
+        ON_IDLE => {
+            let tz = time_zone();
+            with(|s| s.tz = tz);
         }
         _ => {}
     }
@@ -253,7 +272,7 @@ fn listen_once() {
         host::wrap(&history, "pushState", ON_ROUTE);
         host::wrap(&history, "replaceState", ON_ROUTE);
     }
-    host::observe("longtask", ON_LONGTASKS);
+    host::watch();
     host::observe("largest-contentful-paint", ON_LCP);
     let period = with(|s| s.cfg.flush_interval_ms.min(1000.0)).unwrap_or(1000.0);
     host::every(period, ON_TICK);

@@ -65,6 +65,21 @@ extern "C" {
     pub(crate) fn after(ms: f64, id: u32);
     /// A buffered `PerformanceObserver` of `kind`: `dispatch(id, entries)`.
     pub(crate) fn observe(kind: &str, id: u32);
+    /// Starts the observers of the signals whose bookkeeping the host keeps:
+    /// CLS, INP, long animation frames (else long tasks).
+    pub(crate) fn watch();
+    /// Once per page view: `cls` and `inp_ms` into the metrics `m`,
+    /// `inp_event` and `inp_tag` into the props `p`; returns the INP
+    /// interaction's target (`undefined` without one, or after the first call
+    /// until a bfcache restore).
+    pub(crate) fn vitals(m: &JsValue, p: &JsValue) -> JsValue;
+    /// The long animation frames (else long tasks) since the last call into
+    /// the metrics `m` (`longtask_count`, `longtask_ms`, `blocking_ms`,
+    /// `longtask_max_ms`) and their type into the props `p` (`longtask_type`);
+    /// nothing in a browser with neither.
+    pub(crate) fn tasks(m: &JsValue, p: &JsValue);
+    /// `requestIdleCallback` (at most 2 s), else `setTimeout`: `dispatch(id)` once.
+    pub(crate) fn idle(id: u32);
     /// Wraps the method `o[k]`: the page's call runs unchanged, then `dispatch(id)`.
     pub(crate) fn wrap(o: &JsValue, k: &str, id: u32);
     /// `fetch` POST of `body` as `text/plain`; then `dispatch(id, [status, retryAfter])`

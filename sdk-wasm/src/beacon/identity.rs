@@ -13,8 +13,7 @@ use usagelens_protocol::names::is_valid_name;
 use super::state::{count_refused, with, State};
 use super::values::dim_value;
 use crate::host::{
-    self, call, call0, call_str, document, entries, get, get_f64, get_str, global, number_string,
-    obj, set,
+    self, call, call_str, document, entries, get, get_f64, get_str, global, number_string, obj, set,
 };
 use crate::naming::clip;
 
@@ -159,12 +158,8 @@ pub(super) fn context(s: &State) -> JsValue {
     if let (Some(vw), Some(vh)) = (get_f64(&w, "innerWidth"), get_f64(&w, "innerHeight")) {
         set(&c, "viewport", dims_str(vw, vh));
     }
-    if let Some(tz) = get(&w, "Intl")
-        .map(|intl| call0(&intl, "DateTimeFormat"))
-        .map(|f| call0(&f, "resolvedOptions"))
-        .and_then(|o| get(&o, "timeZone"))
-    {
-        set(&c, "tz", tz);
+    if let Some(tz) = &s.tz {
+        set(&c, "tz", tz.as_str());
     }
     c
 }
