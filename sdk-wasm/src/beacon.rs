@@ -35,8 +35,8 @@ use usagelens_protocol::names::is_valid_type;
 
 use self::delivery::{record, send_all_by_beacon};
 use self::state::{
-    count_refused, exists, flag, replace_state, with, Config, State, ON_CHANGE, ON_CLICK, ON_IDLE,
-    ON_LCP, ON_PAGEHIDE, ON_POSTED, ON_RESTORE, ON_ROUTE, ON_SUBMIT, ON_TICK, ON_VISIBILITY,
+    count_refused, exists, flag, replace_state, with, Config, State, ON_CHANGE, ON_CLICK, ON_LCP,
+    ON_PAGEHIDE, ON_POSTED, ON_RESTORE, ON_ROUTE, ON_SUBMIT, ON_TICK, ON_VISIBILITY, ON_ZONE,
 };
 use self::values::{sanitize_metrics, sanitize_props};
 use crate::host::{self, document, get, get_str, global, now, obj, set};
@@ -115,7 +115,7 @@ pub fn start_beacon(config: JsValue) -> bool {
         // localStorage in a task of its own: a cold first access costs
         // milliseconds, which start-up does not wait for.
         host::after(0.0, ON_RESTORE);
-        host::idle(ON_IDLE);
+        host::zone(ON_ZONE);
     }
     listen_once();
     true
@@ -204,20 +204,6 @@ fn on_route_change() {
     }
 }
 
-/// The IANA time zone: `Temporal.Now.timeZoneId()`, else `Intl`'s (whose
-/// first `DateTimeFormat` costs 12–18 ms in a fresh page: read once, when
-/// the page is idle).
-fn time_zone() -> Option<String> {
-    let w = global();
-    get(&w, "Temporal")
-        .and_then(|t| get(&t, "Now"))
-        .and_then(|now| host::call0(&now, "timeZoneId").as_string())
-        .or_else(|| {
-            let f = host::call0(&get(&w, "Intl")?, "DateTimeFormat");
-            get_str(&host::call0(&f, "resolvedOptions"), "timeZone")
-        })
-}
-
 fn is_hidden() -> bool {
     document()
         .and_then(|d| get_str(&d, "visibilityState"))
@@ -243,8 +229,10 @@ pub fn dispatch(id: u32, v: JsValue) {
         ON_RESTORE => {
             with(identity::restore);
         }
-        ON_IDLE => {
-            let tz = time_zone();
+        // The time zone, read when the page was idle: Intl's first
+        // `DateTimeFormat` is a task of 12–18 ms in a fresh page.
+        ON_ZONE => {
+            let tz = v.as_string();
             with(|s| s.tz = tz);
         }
         _ => {}

@@ -78,8 +78,10 @@ extern "C" {
     /// `longtask_max_ms`) and their type into the props `p` (`longtask_type`);
     /// nothing in a browser with neither.
     pub(crate) fn tasks(m: &JsValue, p: &JsValue);
-    /// `requestIdleCallback` (at most 2 s), else `setTimeout`: `dispatch(id)` once.
-    pub(crate) fn idle(id: u32);
+    /// The IANA time zone (`Temporal.Now.timeZoneId()`, else `Intl`'s), read
+    /// once the page is idle (`requestIdleCallback`, at most 2 s; else
+    /// `setTimeout`): `dispatch(id, tz)`.
+    pub(crate) fn zone(id: u32);
     /// Wraps the method `o[k]`: the page's call runs unchanged, then `dispatch(id)`.
     pub(crate) fn wrap(o: &JsValue, k: &str, id: u32);
     /// `fetch` POST of `body` as `text/plain`; then `dispatch(id, [status, retryAfter])`

@@ -27,7 +27,7 @@ pub(super) const ON_TICK: u32 = 7;
 pub(super) const ON_LCP: u32 = 9;
 pub(super) const ON_POSTED: u32 = 10;
 pub(super) const ON_RESTORE: u32 = 11;
-pub(super) const ON_IDLE: u32 = 12;
+pub(super) const ON_ZONE: u32 = 12;
 
 #[derive(Debug, Clone)]
 pub(super) struct Config {
