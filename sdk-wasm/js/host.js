@@ -7,7 +7,8 @@
  * wasm, and each line of Rust, costs more of the beacon's 20 KB than JS does.
  * Nothing here throws: a page whose getters or APIs throw sees no error. */
 (function () {
-  var g = typeof window !== "undefined" ? window : self, dispatch, V, T, O;
+  var g = typeof window !== "undefined" ? window : self, dispatch, V, O, Y = "long-animation-frame",
+    T = { longtask_count: 0, longtask_ms: 0, blocking_ms: 0, longtask_max_ms: 0 };
   function fire(id) {
     return function (v) { try { dispatch(id, v); } catch (e) {} };
   }
@@ -33,8 +34,9 @@
   function each(list) {
     list.forEach(function (e) {
       var t = e.entryType, d = e.duration, s = e.startTime, l = V.l, i = e.interactionId, x;
-      if (t == T.y) {
-        T.n++; T.ms += d; T.m = Math.max(T.m, d); T.b += e.blockingDuration ?? d - 50;
+      if (t == Y) {
+        T.longtask_count++; T.longtask_ms += d; T.blocking_ms += e.blockingDuration ?? d - 50;
+        T.longtask_max_ms = Math.max(T.longtask_max_ms, d);
       } else if (t == "layout-shift") {
         if (!e.hadRecentInput) {
           // A window ends after a gap of 1 s or 5 s in all.
@@ -85,10 +87,9 @@
     // and the first input), long animation frames (else long tasks). A page
     // restored from the bfcache is a new view: its CLS and INP start over.
     watch: function () {
-      var y = "long-animation-frame";
-      T = { n: 0, ms: 0, b: 0, m: 0, y: has(y) ? y : has("longtask") && "longtask" };
+      Y = has(Y) ? Y : has("longtask") && "longtask";
       fresh();
-      O = [po(T.y, each), po("layout-shift", each), po("event", each, 40), po("first-input", each)];
+      O = [po(Y, each), po("layout-shift", each), po("event", each, 40), po("first-input", each)];
       g.addEventListener("pageshow", (e) => e.persisted && fresh());
     },
     // Once per view (at its first hide): `cls` and `inp_ms` (the worst
@@ -108,10 +109,9 @@
     },
     // The long frames since the last call into the metrics `m`, their type into the props `p`.
     tasks: function (m, p) {
-      if (T.y) {
-        m.longtask_count = T.n; m.longtask_ms = T.ms; m.blocking_ms = T.b; m.longtask_max_ms = T.m;
-        p.longtask_type = T.y;
-        T.n = T.ms = T.b = T.m = 0;
+      if (Y) {
+        for (var k in T) m[k] = T[k], T[k] = 0;
+        p.longtask_type = Y;
       }
     },
     // The time zone, read when the page is idle (at most 2 s from now; `setTimeout` reads the
