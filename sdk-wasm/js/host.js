@@ -14,7 +14,7 @@
   }
   function get(o, k) { try { return o == null ? undefined : o[k]; } catch (e) {} }
   function has(type) {
-    try { return PerformanceObserver.supportedEntryTypes.indexOf(type) >= 0; } catch (e) {}
+    try { return PerformanceObserver.supportedEntryTypes.includes(type); } catch (e) {}
   }
   // A buffered observer of `type` calling `f` with each batch of entries.
   function po(type, f, threshold) {
@@ -83,15 +83,6 @@
     every: function (ms, id) { setInterval(fire(id), ms); },
     after: function (ms, id) { setTimeout(fire(id), ms); },
     observe: function (type, id) { po(type, fire(id)); },
-    // Starts the signals' observers: CLS, INP (interactions of 40 ms or more,
-    // and the first input), long animation frames (else long tasks). A page
-    // restored from the bfcache is a new view: its CLS and INP start over.
-    watch: function () {
-      Y = has(Y) ? Y : has("longtask") && "longtask";
-      fresh();
-      O = [po(Y, each), po("layout-shift", each), po("event", each, 40), po("first-input", each)];
-      g.addEventListener("pageshow", (e) => e.persisted && fresh());
-    },
     // Once per view (at its first hide): `cls` and `inp_ms` (the worst
     // interaction, or the worst but one per 50) into the metrics `m`, the
     // interaction's `inp_event` and `inp_tag` into the props `p`; returns its
@@ -114,9 +105,19 @@
         p.longtask_type = Y;
       }
     },
-    // The time zone, read when the page is idle (at most 2 s from now; `setTimeout` reads the
-    // options as 0 ms): `dispatch(id, tz)`. Intl's first `DateTimeFormat` costs 12-18 ms in a fresh page.
-    zone: function (id) {
+    // At the beacon's start: the signals' observers, once (CLS, INP from
+    // interactions of 40 ms or more and the first input, long animation
+    // frames else long tasks; a page restored from the bfcache is a new view,
+    // whose CLS and INP start over); then the time zone, read when the page
+    // is idle (at most 2 s later; `setTimeout` reads the options as 0 ms):
+    // `dispatch(id, tz)`. Intl's first `DateTimeFormat` costs 12-18 ms in a fresh page.
+    begin: function (id) {
+      if (!V) {
+        Y = has(Y) ? Y : has("longtask") && "longtask";
+        fresh();
+        O = [po(Y, each), po("layout-shift", each), po("event", each, 40), po("first-input", each)];
+        g.addEventListener("pageshow", (e) => e.persisted && fresh());
+      }
       (g.requestIdleCallback || setTimeout)(function () {
         try {
           dispatch(id, g.Temporal ? Temporal.Now.timeZoneId() : Intl.DateTimeFormat().resolvedOptions().timeZone);

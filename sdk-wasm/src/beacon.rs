@@ -115,7 +115,7 @@ pub fn start_beacon(config: JsValue) -> bool {
         // localStorage in a task of its own: a cold first access costs
         // milliseconds, which start-up does not wait for.
         host::after(0.0, ON_RESTORE);
-        host::zone(ON_ZONE);
+        host::begin(ON_ZONE);
     }
     listen_once();
     true
@@ -260,7 +260,6 @@ fn listen_once() {
         host::wrap(&history, "pushState", ON_ROUTE);
         host::wrap(&history, "replaceState", ON_ROUTE);
     }
-    host::watch();
     host::observe("largest-contentful-paint", ON_LCP);
     let period = with(|s| s.cfg.flush_interval_ms.min(1000.0)).unwrap_or(1000.0);
     host::every(period, ON_TICK);

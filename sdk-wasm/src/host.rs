@@ -65,9 +65,6 @@ extern "C" {
     pub(crate) fn after(ms: f64, id: u32);
     /// A buffered `PerformanceObserver` of `kind`: `dispatch(id, entries)`.
     pub(crate) fn observe(kind: &str, id: u32);
-    /// Starts the observers of the signals whose bookkeeping the host keeps:
-    /// CLS, INP, long animation frames (else long tasks).
-    pub(crate) fn watch();
     /// Once per page view: `cls` and `inp_ms` into the metrics `m`,
     /// `inp_event` and `inp_tag` into the props `p`; returns the INP
     /// interaction's target (`undefined` without one, or after the first call
@@ -78,10 +75,12 @@ extern "C" {
     /// `longtask_max_ms`) and their type into the props `p` (`longtask_type`);
     /// nothing in a browser with neither.
     pub(crate) fn tasks(m: &JsValue, p: &JsValue);
-    /// The IANA time zone (`Temporal.Now.timeZoneId()`, else `Intl`'s), read
-    /// once the page is idle (`requestIdleCallback`, at most 2 s; else
-    /// `setTimeout`): `dispatch(id, tz)`.
-    pub(crate) fn zone(id: u32);
+    /// At the beacon's start: the observers of the signals whose books the
+    /// host keeps (CLS, INP, long animation frames, else long tasks), once
+    /// per page; then the IANA time zone (`Temporal.Now.timeZoneId()`, else
+    /// `Intl`'s) read once the page is idle (`requestIdleCallback`, at most
+    /// 2 s; else `setTimeout`): `dispatch(id, tz)`.
+    pub(crate) fn begin(id: u32);
     /// Wraps the method `o[k]`: the page's call runs unchanged, then `dispatch(id)`.
     pub(crate) fn wrap(o: &JsValue, k: &str, id: u32);
     /// `fetch` POST of `body` as `text/plain`; then `dispatch(id, [status, retryAfter])`
