@@ -47,7 +47,9 @@
         }
       } else if (i) { // `event` and `first-input`: an interaction's latency is its longest entry
         x = l.find((x) => x.i == i) || l[l.push({ i: i, d: -1 }) - 1];
-        if (d > x.d) { x.d = d; x.t = e.target; x.y = e.name; }
+        if (d > x.d) { x.d = d; x.y = e.name; }
+        // Its target and event: the longest entry with a target (pointer events have none in Chromium).
+        if (e.target && (!x.t || d >= x.d)) { x.t = e.target; x.y = e.name; }
         l.sort((a, b) => b.d - a.d).splice(10);
       }
     });
@@ -101,7 +103,7 @@
     // The long frames since the last call into the metrics `m`, their type into the props `p`.
     tasks: function (m, p) {
       if (Y) {
-        for (var k in T) m[k] = T[k], T[k] = 0;
+        for (var k in T) m[k] = Math.round(T[k] * 100) / 100, T[k] = 0;
         p.longtask_type = Y;
       }
     },

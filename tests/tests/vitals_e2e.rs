@@ -200,7 +200,7 @@ async fn cls_inp_and_long_animation_frames_are_what_the_page_did() {
         inp >= busy - 4.0 && inp <= busy + 250.0,
         "inp_ms {inp}, busy {busy}"
     );
-    assert_eq!(d.get_str("inp_widget").unwrap(), "slow-report");
+    assert_eq!(d.get_str("inp_widget"), Ok("slow-report"), "{d}");
     assert_eq!(d.get_str("inp_tag").unwrap(), "button");
     let event = d.get_str("inp_event").unwrap();
     assert!(
