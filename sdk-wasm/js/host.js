@@ -24,13 +24,12 @@
       return o;
     } catch (e) {} // a browser without this entry type
   }
-  function count() { return performance.interactionCount || 0; }
   // CLS and INP of a page view, as web-vitals computes them: c the largest
   // session window so far (null without layout-shift), w the current window
   // (a its first shift, b its last), l the 10 worst interactions (enough for
   // the 98th percentile of 500), k the browser's interaction count when the
   // view began. T: the long frames since the last `tasks`.
-  function fresh() { V = { c: has("layout-shift") ? 0 : null, w: 0, l: [], k: count() }; }
+  function fresh() { V = { c: has("layout-shift") ? 0 : null, w: 0, l: [], k: performance.interactionCount }; }
   function each(list) {
     list.forEach(function (e) {
       var t = e.entryType, d = e.duration, s = e.startTime, l = V.l, i = e.interactionId, x;
@@ -91,7 +90,7 @@
     // target, for the beacon to name.
     vitals: function (m, p) {
       O.map((o) => o && each(o.takeRecords())); // the entries not delivered yet
-      var l = V.l, x = l[Math.min(l.length - 1, (count() - V.k) / 50 | 0)];
+      var l = V.l, x = l[Math.min(l.length - 1, (performance.interactionCount - V.k) / 50 | 0 /* 0 without interactionCount */)];
       if (V.s) return;
       V.s = 1;
       if (V.c != null) m.cls = V.c;
@@ -103,7 +102,7 @@
     // The long frames since the last call into the metrics `m`, their type into the props `p`.
     tasks: function (m, p) {
       if (Y) {
-        for (var k in T) m[k] = Math.round(T[k] * 100) / 100, T[k] = 0;
+        for (var k in T) m[k] = Math.round(T[k]), T[k] = 0;
         p.longtask_type = Y;
       }
     },
