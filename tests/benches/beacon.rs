@@ -281,16 +281,15 @@ async fn main() {
                 tasks.len(),
                 longest.join(", ")
             );
-            let over = |t: &&Task| t.ms > TASK_TARGET_MS;
             if beacon {
                 let ours: Vec<&Task> = tasks.iter().filter(|t| t.beacon).collect();
                 assert!(!ours.is_empty(), "the trace shows the beacon's code");
                 beacon_largest.push(ours[0].ms);
                 largest_with.push(tasks[0].ms);
-                over_beacon += ours.iter().filter(over).count();
+                over_beacon += ours.iter().filter(|t| t.ms > TASK_TARGET_MS).count();
             } else {
                 largest_without.push(tasks[0].ms);
-                over_without += tasks.iter().filter(over).count();
+                over_without += tasks.iter().filter(|t| t.ms > TASK_TARGET_MS).count();
             }
         }
     }
