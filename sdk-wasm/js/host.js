@@ -84,7 +84,7 @@
     every: function (ms, id) { setInterval(fire(id), ms); },
     after: function (ms, id) { setTimeout(fire(id), ms); },
     observe: function (type, id) { po(type, fire(id)); },
-    // Once per view (at its first hide): `cls` and `inp_ms` (the worst
+    // Once per page (at its first hide; again after a bfcache restore): `cls` and `inp_ms` (the worst
     // interaction, or the worst but one per 50) into the metrics `m`, the
     // interaction's `inp_event` and `inp_tag` into the props `p`; returns its
     // target, for the beacon to name.

@@ -65,7 +65,7 @@ extern "C" {
     pub(crate) fn after(ms: f64, id: u32);
     /// A buffered `PerformanceObserver` of `kind`: `dispatch(id, entries)`.
     pub(crate) fn observe(kind: &str, id: u32);
-    /// Once per page view: `cls` and `inp_ms` into the metrics `m`,
+    /// Once per page load (and again after a bfcache restore): `cls` and `inp_ms` into the metrics `m`,
     /// `inp_event` and `inp_tag` into the props `p`; returns the INP
     /// interaction's target (`undefined` without one, or after the first call
     /// until a bfcache restore).

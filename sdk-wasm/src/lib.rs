@@ -20,7 +20,7 @@
 //! | widget clicks | `click` | `data-usage-widget`, else buttons, links, `[role=button]`, submit inputs, `summary` |
 //! | kept or changed defaults | `choice` | `change` of selects, radios, checkboxes; one per control on submit |
 //! | the load-time breakdown | `load` | Navigation Timing Level 2, paint timing, LCP, `usagelens.mark` |
-//! | CLS and INP, at the page view's first hide | `timing` | `layout-shift`, `event` and `first-input` entries (as `web-vitals` computes them) |
+//! | CLS and INP, at the page's first hide | `timing` | `layout-shift`, `event` and `first-input` entries (as `web-vitals` computes them) |
 //! | memory, GC, long animation frames | `memory` | `performance.memory`, wasm memory, `long-animation-frame` (else `longtask`) entries |
 //!
 //! The script tag's `data-` options: `data-app`, `data-key` (required);

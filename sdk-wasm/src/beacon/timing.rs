@@ -129,7 +129,7 @@ pub(super) fn on_lcp(entries: &JsValue) {
     }
 }
 
-/// At the page view's first hide: CLS and INP as a `timing` event, the INP
+/// At the page's first hide (again after a bfcache restore): CLS and INP as a `timing` event, the INP
 /// interaction's target named as a click on it would be (`inp_widget`,
 /// `inp_tag`). `js/host.js` keeps the books (`host::vitals`).
 pub(super) fn emit_vitals() {
