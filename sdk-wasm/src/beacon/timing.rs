@@ -11,7 +11,7 @@ use wasm_bindgen::JsValue;
 
 use super::delivery::record;
 use super::state::with;
-use crate::dom::widget_for;
+use crate::dom::set_widget;
 use crate::host::{
     self, at, call0, call_str, entries, get, get_f64, get_str, keys, len, obj, performance, set,
 };
@@ -138,10 +138,12 @@ pub(super) fn emit_vitals() {
     }
     let metrics = obj();
     let props = obj();
-    if let Some(w) = widget_for(&host::vitals(&metrics, &props)) {
-        set(&props, "inp_widget", w.name.as_str());
-        set(&props, "inp_tag", w.tag.as_str());
-    }
+    set_widget(
+        &host::vitals(&metrics, &props),
+        &props,
+        "inp_widget",
+        "inp_tag",
+    );
     if len(&keys(&metrics)) > 0 {
         record("timing", props, metrics);
     }
