@@ -89,6 +89,8 @@ async fn performance_log(browser: &Browser) -> Vec<Value> {
 #[derive(Debug, Clone, Copy)]
 struct Task {
     ms: f64,
+    /// When it started, in ms from the document's request.
+    at_ms: f64,
     beacon: bool,
 }
 
@@ -158,6 +160,7 @@ fn renderer_tasks(log: &[Value], url: &str) -> Vec<Task> {
                 .is_some_and(|(bt, ts)| *bt == t && *ts <= start + dur);
             Some(Task {
                 ms: dur / 1000.0,
+                at_ms: (start - navigation) / 1000.0,
                 beacon,
             })
         })
@@ -293,7 +296,10 @@ async fn main() {
             let longest: Vec<String> = tasks
                 .iter()
                 .take(5)
-                .map(|t| format!("{:.1}{}", t.ms, if t.beacon { " (beacon)" } else { "" }))
+                .map(|t| {
+                    let whose = if t.beacon { ", beacon" } else { "" };
+                    format!("{:.1} ms (at {:.0} ms{whose})", t.ms, t.at_ms)
+                })
                 .collect();
             println!(
                 "  trace, {path} the beacon: {} main-thread tasks, longest: {}",
