@@ -84,10 +84,10 @@
     every: function (ms, id) { setInterval(fire(id), ms); },
     after: function (ms, id) { setTimeout(fire(id), ms); },
     observe: function (type, id) { po(type, fire(id)); },
-    // Once per page (at its first hide; again after a bfcache restore): `cls` and `inp_ms` (the worst
-    // interaction, or the worst but one per 50) into the metrics `m`, the
-    // interaction's `inp_event` and `inp_tag` into the props `p`; returns its
-    // target, for the beacon to name.
+    // Once per page (at its first hide; again after a bfcache restore):
+    // `cls` and `inp_ms` (the worst interaction, or the worst but one per 50)
+    // into the metrics `m`, the interaction's `inp_event` and `inp_tag` into
+    // the props `p`; returns its target, for the beacon to name.
     vitals: function (m, p) {
       O.map((o) => o && each(o.takeRecords())); // the entries not delivered yet
       var l = V.l, x = l[Math.min(l.length - 1, (performance.interactionCount - V.k) / 50 | 0 /* 0 without interactionCount */)];
