@@ -38,11 +38,10 @@ use usagelens_protocol::names::is_valid_type;
 use self::delivery::{record, send_all_by_beacon};
 use self::state::{
     count_refused, exists, flag, replace_state, with, Config, State, ON_CHANGE, ON_CLICK, ON_LCP,
-    ON_LONGTASKS, ON_PAGEHIDE, ON_POSTED, ON_RESTORE, ON_ROUTE, ON_SUBMIT, ON_TICK, ON_VISIBILITY,
+    ON_PAGEHIDE, ON_POSTED, ON_RESTORE, ON_ROUTE, ON_SUBMIT, ON_TICK, ON_VISIBILITY, ON_ZONE,
 };
 use self::values::{sanitize_metrics, sanitize_props, CONTEXT_DIMS};
 use crate::host::{self, document, get, get_str, global, now, obj, set};
-use crate::naming::clip;
 use crate::page::PageLocal;
 use crate::queue::BoundedQueue;
 use crate::timing::GcEstimate;
@@ -52,26 +51,6 @@ pub use self::identity::{identify, set_dimension, unset};
 pub use self::timing::mark;
 
 static LISTENING: PageLocal<bool> = PageLocal::new(false);
-
-/// The page's path, with a hash route (`#/…`, `#!…`) when the app routes
-/// with the URL hash; other fragments (`#section`) are not part of it.
-fn location_path() -> String {
-    let loc = get(&global(), "location").unwrap_or(JsValue::UNDEFINED);
-    let mut path = get_str(&loc, "pathname").unwrap_or_default();
-    if let Some(hash) = get_str(&loc, "hash").filter(|h| h.starts_with("#/") || h.starts_with("#!"))
-    {
-        path.push_str(&hash);
-    }
-    clip(&path).into()
-}
-
-fn privacy_opt_out() -> bool {
-    let w = global();
-    let nav = get(&w, "navigator").unwrap_or(JsValue::UNDEFINED);
-    let dnt = get_str(&nav, "doNotTrack").is_some_and(|v| v == "1" || v == "yes")
-        || get_str(&w, "doNotTrack").is_some_and(|v| v == "1");
-    dnt || host::get_bool(&nav, "globalPrivacyControl")
-}
 
 /// Starts the beacon with the script tag's `data-` options (camelCased, as
 /// `dataset` gives them) plus `endpoint`. Returns `false`, and stays off, when
@@ -83,7 +62,7 @@ pub fn start_beacon(config: JsValue) -> bool {
     };
     // `reset` is for the beacon's own browser tests: a fresh state per test.
     let reset = flag(&config, "reset", false);
-    if get(&config, "respectDnt").is_some() && privacy_opt_out() {
+    if get(&config, "respectDnt").is_some() && host::opted_out() {
         if reset {
             replace_state(None);
         }
@@ -106,7 +85,7 @@ pub fn start_beacon(config: JsValue) -> bool {
             user: None,
             restored: false,
             view: host::hex(8),
-            page: location_path(),
+            page: host::path(),
             sampled,
             inflight: None,
             not_before: 0.0,
@@ -116,12 +95,11 @@ pub fn start_beacon(config: JsValue) -> bool {
             marks: obj(),
             lcp: None,
             gc: GcEstimate::default(),
-            longtask_count: 0,
-            longtask_ms: 0.0,
             last_memory: t,
             last_hide: 0.0,
             sent: 0,
             refused: 0,
+            tz: None,
             cfg,
         };
         replace_state(Some(state));
@@ -134,6 +112,7 @@ pub fn start_beacon(config: JsValue) -> bool {
         // localStorage in a task of its own: a cold first access costs
         // milliseconds, which start-up does not wait for.
         host::after(0.0, ON_RESTORE);
+        host::begin(ON_ZONE);
     }
     listen_once();
     true
@@ -177,10 +156,12 @@ pub fn stats() -> JsValue {
 }
 
 /// On page hide (`visibilitychange` to hidden, `pagehide`; both come on a
-/// navigation): the pending breakdown and a memory sample (once), then
-/// everything queued through `navigator.sendBeacon`.
+/// navigation): the pending breakdown, CLS and INP (at the view's first
+/// hide) and a memory sample (once), then everything queued through
+/// `navigator.sendBeacon`.
 fn flush_on_hide() {
     timing::emit_load();
+    timing::emit_vitals();
     // `visibilitychange` and `pagehide` both come on a navigation: one sample.
     let t = now();
     let first = with(|s| {
@@ -217,7 +198,7 @@ fn tick() {
 
 /// A single-page-app route change: a new page view, if the path changed.
 fn on_route_change() {
-    let path = location_path();
+    let path = host::path();
     let changed = with(|s| {
         if s.page == path {
             return false;
@@ -251,11 +232,16 @@ pub fn dispatch(id: u32, v: JsValue) {
         ON_PAGEHIDE => flush_on_hide(),
         ON_VISIBILITY if is_hidden() => flush_on_hide(),
         ON_TICK => tick(),
-        ON_LONGTASKS => memory::on_longtasks(&v),
         ON_LCP => timing::on_lcp(&v),
         ON_POSTED => delivery::on_posted(&v),
         ON_RESTORE => {
             with(identity::restore);
+        }
+        // The time zone, read when the page was idle: Intl's first
+        // `DateTimeFormat` is a task of 12–18 ms in a fresh page.
+        ON_ZONE => {
+            let tz = v.as_string();
+            with(|s| s.tz = tz);
         }
         _ => {}
     }
@@ -283,7 +269,6 @@ fn listen_once() {
         host::wrap(&history, "pushState", ON_ROUTE);
         host::wrap(&history, "replaceState", ON_ROUTE);
     }
-    host::observe("longtask", ON_LONGTASKS);
     host::observe("largest-contentful-paint", ON_LCP);
     let period = with(|s| s.cfg.flush_interval_ms.min(1000.0)).unwrap_or(1000.0);
     host::every(period, ON_TICK);

@@ -84,6 +84,19 @@ pub fn widget_for(target: &JsValue) -> Option<Widget> {
     Some(Widget { name, tag })
 }
 
+/// Names the widget `target` is in, as props: its name under `name_key`,
+/// its tag under `tag_key`; `false` when it is no widget. One function for
+/// the click capture and the INP target, so the beacon holds one copy of
+/// the naming.
+pub(crate) fn set_widget(target: &JsValue, props: &JsValue, name_key: &str, tag_key: &str) -> bool {
+    let Some(w) = widget_for(target) else {
+        return false;
+    };
+    set(props, name_key, w.name.as_str());
+    set(props, tag_key, w.tag.as_str());
+    true
+}
+
 /// A control's choice, as `choice` event props.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Choice {

@@ -66,6 +66,22 @@ extern "C" {
     pub(crate) fn after(ms: f64, id: u32);
     /// A buffered `PerformanceObserver` of `kind`: `dispatch(id, entries)`.
     pub(crate) fn observe(kind: &str, id: u32);
+    /// Once per page load (and again after a bfcache restore): `cls` and `inp_ms` into the metrics `m`,
+    /// `inp_event` and `inp_tag` into the props `p`; returns the INP
+    /// interaction's target (`undefined` without one, or after the first call
+    /// until a bfcache restore).
+    pub(crate) fn vitals(m: &JsValue, p: &JsValue) -> JsValue;
+    /// The long animation frames (else long tasks) since the last call into
+    /// the metrics `m` (`longtask_count`, `longtask_ms`, `blocking_ms`,
+    /// `longtask_max_ms`) and their type into the props `p` (`longtask_type`);
+    /// nothing in a browser with neither.
+    pub(crate) fn tasks(m: &JsValue, p: &JsValue);
+    /// At the beacon's start: the observers of the signals whose books the
+    /// host keeps (CLS, INP, long animation frames, else long tasks), once
+    /// per page; then the IANA time zone (`Temporal.Now.timeZoneId()`, else
+    /// `Intl`'s) read once the page is idle (`requestIdleCallback`, at most
+    /// 2 s; else `setTimeout`): `dispatch(id, tz)`.
+    pub(crate) fn begin(id: u32);
     /// Wraps the method `o[k]`: the page's call runs unchanged, then `dispatch(id)`.
     pub(crate) fn wrap(o: &JsValue, k: &str, id: u32);
     /// `fetch` POST of `body` as `text/plain`; then `dispatch(id, [status,
@@ -76,6 +92,14 @@ extern "C" {
     /// empty, at most 1024 characters: URLs are ASCII), `lang`, `screen` and
     /// `viewport` (`<width>x<height>`).
     pub(crate) fn about(o: &JsValue);
+    /// The page's path, with a hash route (`#/…`, `#!…`) when the app routes
+    /// with the URL hash; other fragments (`#section`) are not part of it.
+    /// At most 1024 characters.
+    pub(crate) fn path() -> String;
+    /// Whether the visitor opted out of tracking: Do Not Track (`1` or
+    /// `yes`) or Global Privacy Control.
+    #[wasm_bindgen(js_name = optedOut)]
+    pub(crate) fn opted_out() -> bool;
     /// `navigator.sendBeacon(url, body)`: whether the browser took it.
     pub(crate) fn send(url: &str, body: &str) -> bool;
 }

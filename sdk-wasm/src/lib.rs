@@ -25,7 +25,8 @@
 //! | widget clicks | `click` | `data-usage-widget`, else buttons, links, `[role=button]`, submit inputs, `summary` |
 //! | kept or changed defaults | `choice` | `change` of selects, radios, checkboxes; one per control on submit; `usagelens.choice` for custom controls |
 //! | the load-time breakdown | `load` | Navigation Timing Level 2, paint timing, LCP, `usagelens.mark` |
-//! | memory, GC, long tasks | `memory` | `performance.memory`, wasm memory, `longtask` entries |
+//! | CLS and INP, at the page's first hide | `timing` | `layout-shift`, `event` and `first-input` entries (as `web-vitals` computes them) |
+//! | memory, GC, long animation frames | `memory` | `performance.memory`, wasm memory, `long-animation-frame` (else `longtask`) entries |
 //!
 //! The script tag's `data-` options: `data-app`, `data-key` (required);
 //! `data-endpoint` (default: `/v1/batch` on the script's origin);
@@ -45,7 +46,7 @@
 //! |---|---|
 //! | `beacon` | start-up, the JS API, the host's one entry point `dispatch`, over `beacon/`: `clicks`, `choices`, `timing`, `memory` (one kind of event each), `delivery` (queue, batches, retries, `sendBeacon`), `identity` (ids, `identify`/`set`/`unset`, the batch context), `state` and `values` at the bottom |
 //! | `dom` | what a click or a change means: widget names, choices with their defaults (public for the browser tests) |
-//! | `host` | the door to the browser, the generic functions of `js/host.js` (`host::init` public, for the loader and the browser tests) |
+//! | `host` | the door to the browser, the generic functions of `js/host.js`, and the bookkeeping of the per-entry signals (CLS, INP, long animation frames) kept there for size (`host::init` public, for the loader and the browser tests) |
 //! | `page` | statics on the page's one thread; the allocator and panic handler of the `standalone` build |
 //! | `naming`, `queue`, `timing` | pure rules, tested natively: widget names and clipping, the bounded queue, the load breakdown and the GC estimate |
 //!

@@ -44,6 +44,18 @@ export function count_storage_reads() {
   }
 }
 export function storage_reads() { return window.__storageReads; }
+export function idle() { return new Promise(function (r) { requestIdleCallback(r); }); }
+export function count_time_zone_reads() {
+  window.__tzReads = 0;
+  var now = Temporal.Now, original = now.timeZoneId, format = Intl.DateTimeFormat;
+  now.timeZoneId = function () { window.__tzReads++; return original.call(now); };
+  Intl.DateTimeFormat = function (a, b) { window.__tzReads++; return format(a, b); };
+  return function () { now.timeZoneId = original; Intl.DateTimeFormat = format; };
+}
+export function time_zone_reads() { return window.__tzReads; }
+export function restore_from_bfcache() {
+  dispatchEvent(new PageTransitionEvent("pageshow", { persisted: true }));
+}
 "#)]
 extern "C" {
     fn install_mocks(statuses: Array, beacon_result: bool);
@@ -52,6 +64,12 @@ extern "C" {
     async fn sleep(ms: u32);
     fn count_storage_reads();
     fn storage_reads() -> u32;
+    /// Resolves in an idle callback: after the beacon's own (idle callbacks run in order).
+    async fn idle();
+    /// Counts `Temporal.Now.timeZoneId` and `Intl.DateTimeFormat` calls; returns the undo.
+    fn count_time_zone_reads() -> js_sys::Function;
+    fn time_zone_reads() -> u32;
+    fn restore_from_bfcache();
 }
 
 /// The host functions (`js/host.js`) the loader puts in the beacon's scope,
@@ -447,6 +465,7 @@ async fn batching_at_flush_at_with_context() {
         ("flushInterval", "600000"),
         ("skipLoad", "true"),
     ]);
+    idle().await;
     b.identify("u-42".into());
     b.set(
         "roles".into(),
@@ -476,6 +495,11 @@ async fn batching_at_flush_at_with_context() {
     assert!(batch["sent_at"].as_f64().unwrap() > 1.7e12);
     let ctx = &batch["context"];
     assert_eq!(ctx["user"], "u-42");
+    assert_eq!(
+        ctx["tz"].as_str(),
+        browser_time_zone().as_deref(),
+        "the time zone, read when the page was idle"
+    );
     assert_eq!(ctx["roles"], serde_json::json!(["admin", "dev"]));
     for k in ["anon", "session", "lang", "screen", "viewport", "tz"] {
         assert!(ctx[k].is_string(), "context has {k}: {ctx}");
@@ -498,6 +522,44 @@ async fn batching_at_flush_at_with_context() {
     assert_eq!(stat(&b, "refused"), 2.0);
     assert_eq!(stat(&b, "queued"), 0.0);
     b.identify(JsValue::NULL);
+}
+
+fn browser_time_zone() -> Option<String> {
+    js_sys::eval("Intl.DateTimeFormat().resolvedOptions().timeZone")
+        .unwrap()
+        .as_string()
+}
+
+#[wasm_bindgen_test]
+async fn the_time_zone_is_read_once_when_the_page_is_idle_not_at_each_send() {
+    idle().await; // the idle callbacks of earlier tests' beacons
+    let undo = count_time_zone_reads();
+    install_mocks(Array::of1(&200.into()), true);
+    // The page view is sent at once (`flushAt` 1), before the page is idle:
+    // without the time zone, and without reading it on the way.
+    let b = start(&[
+        ("flushAt", "1"),
+        ("flushInterval", "600000"),
+        ("skipLoad", "true"),
+    ]);
+    assert_eq!(time_zone_reads(), 0, "read during start-up or a send");
+    idle().await;
+    assert_eq!(time_zone_reads(), 1, "read once, in the idle callback");
+    for i in 0..3 {
+        b.track("later".into(), JsValue::NULL, JsValue::NULL);
+        sleep(20).await;
+        assert_eq!(time_zone_reads(), 1, "read again at send {i}");
+    }
+    undo.call0(&JsValue::NULL).unwrap();
+    let sent = bodies(requests());
+    assert_eq!(sent.len(), 4, "the page view, then one batch per event");
+    assert!(sent[0]["context"].get("tz").is_none(), "{}", sent[0]);
+    for batch in &sent[1..] {
+        assert_eq!(
+            batch["context"]["tz"].as_str(),
+            browser_time_zone().as_deref()
+        );
+    }
 }
 
 #[wasm_bindgen_test]
@@ -639,6 +701,10 @@ fn page_hide_sends_everything_through_send_beacon_in_64k_bodies() {
         .find(|e| e["type"] == "memory")
         .expect("a memory event");
     assert_eq!(mem["props"]["source"], "browser");
+    assert_eq!(
+        mem["props"]["longtask_type"], "long-animation-frame",
+        "Chromium has long animation frames"
+    );
     assert!(mem["metrics"]["wasm_memory_bytes"].as_f64().unwrap() > 0.0);
     assert!(
         mem["metrics"]["used_heap_bytes"].as_f64().unwrap() > 0.0,
@@ -649,6 +715,8 @@ fn page_hide_sends_everything_through_send_beacon_in_64k_bodies() {
         "gc_reclaimed_bytes",
         "longtask_count",
         "longtask_ms",
+        "blocking_ms",
+        "longtask_max_ms",
         "total_heap_bytes",
         "heap_limit_bytes",
     ] {
@@ -721,6 +789,44 @@ fn captured_clicks_choices_marks_and_route_changes() {
         .collect();
     assert_ne!(views[0], views[1], "a route change is a new page view");
     c.remove();
+}
+
+/// The `timing` events with CLS of the beacons sent since the mocks were installed.
+fn vitals_events() -> Vec<Value> {
+    events(&bodies(beacons()))
+        .into_iter()
+        .filter(|e| e["type"] == "timing" && e["metrics"].get("cls").is_some())
+        .collect()
+}
+
+#[wasm_bindgen_test]
+async fn cls_and_inp_once_per_view_and_again_after_a_bfcache_restore() {
+    install_mocks(Array::of1(&200.into()), true);
+    let b = start(&[("flushAt", "1000"), ("flushInterval", "600000")]);
+    // Whatever earlier tests did (and reported) is forgotten, as on a
+    // restore, once the frames they changed are painted.
+    sleep(100).await;
+    restore_from_bfcache();
+    hide_page();
+    let first = vitals_events();
+    assert_eq!(first.len(), 1, "at the first hide: {first:?}");
+    assert_eq!(
+        first[0]["metrics"]["cls"], 0.0,
+        "nothing moved since the restore"
+    );
+    assert!(
+        first[0]["metrics"].get("inp_ms").is_none(),
+        "no interaction since the restore: {}",
+        first[0]
+    );
+    hide_page();
+    assert_eq!(vitals_events().len(), 1, "once per view");
+
+    // A restored view reports its own, at its first hide.
+    restore_from_bfcache();
+    b.track("after-restore".into(), JsValue::NULL, JsValue::NULL);
+    hide_page();
+    assert_eq!(vitals_events().len(), 2, "{:?}", vitals_events());
 }
 
 #[wasm_bindgen_test]

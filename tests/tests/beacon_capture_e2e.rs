@@ -288,10 +288,17 @@ async fn each_event_keeps_the_user_and_dimensions_of_its_time_through_retries_an
     // A batch per context, in the order they happened: the page view and the
     // first three clicks by fetch, the last three by sendBeacon at page hide
     // (the last with what page hide adds: the load breakdown, a memory sample).
-    let delivered: Vec<(Value, Value, Value)> = seen
+    // In the order the events happened (the browser may deliver the
+    // sendBeacon bodies in any order; event ids sort by time).
+    let mut ok: Vec<&Value> = seen
         .iter()
         .filter(|(_, s)| *s == 200)
-        .map(|(b, _)| {
+        .map(|(b, _)| b)
+        .collect();
+    ok.sort_by_key(|b| b["events"][0]["id"].as_str().unwrap_or("").to_owned());
+    let delivered: Vec<(Value, Value, Value)> = ok
+        .into_iter()
+        .map(|b| {
             let c = &b["context"];
             (
                 c["user"].clone(),

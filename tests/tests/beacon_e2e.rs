@@ -162,6 +162,10 @@ async fn the_script_tag_captures_clicks_choices_and_the_load_breakdown() {
         }
     }
     assert_eq!(of("memory").len(), 1, "a memory sample on page hide");
+    let vitals = of("timing");
+    assert_eq!(vitals.len(), 1, "CLS and INP once, on page hide");
+    let cls = vitals[0].get_document("metrics").unwrap().get_f64("cls");
+    assert_eq!(cls, Ok(0.0), "nothing on the page moved");
     let custom = of("report.exported");
     assert_eq!(custom.len(), 1);
     assert_eq!(
@@ -187,7 +191,7 @@ async fn the_script_tag_captures_clicks_choices_and_the_load_breakdown() {
     }
     // Exactly once each: every id distinct.
     let total_events = events.len();
-    assert_eq!(total_events, 3 + 5 + 1 + 1 + 1 + 1, "{all}");
+    assert_eq!(total_events, 3 + 5 + 1 + 1 + 1 + 1 + 1, "{all}");
     store.drop().await.unwrap();
     drop(collector);
 }

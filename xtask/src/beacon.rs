@@ -121,7 +121,7 @@ pub(crate) fn build_beacon() -> Result<PathBuf> {
     let read = |p: &Path| std::fs::read(p).with_context(|| format!("cannot read {}", p.display()));
     let glue =
         String::from_utf8(read(&glue_path)?).context("the wasm-bindgen glue is not UTF-8")?;
-    let loader = bundle::loader_with_host()?;
+    let (loader, glue) = bundle::loader_with_host(&glue)?;
     let out = out_dir();
     let built = output::write_output(&out, &loader, &glue, &read(&bg_path)?)?;
     built.print_sizes(&out);

@@ -4,8 +4,8 @@ use wasm_bindgen::JsValue;
 
 use super::delivery::record;
 use super::state::with;
-use crate::dom::widget_for;
-use crate::host::{get, obj, set};
+use crate::dom::set_widget;
+use crate::host::{get, obj};
 
 pub(super) fn on_click(e: &JsValue) {
     if with(|s| s.cfg.capture_clicks) != Some(true) {
@@ -14,10 +14,8 @@ pub(super) fn on_click(e: &JsValue) {
     let Some(target) = get(e, "target") else {
         return;
     };
-    if let Some(w) = widget_for(&target) {
-        let props = obj();
-        set(&props, "widget", w.name.as_str());
-        set(&props, "tag", w.tag.as_str());
+    let props = obj();
+    if set_widget(&target, &props, "widget", "tag") {
         record("click", props, obj());
     }
 }

@@ -18,7 +18,7 @@ use usagelens_protocol::names::is_valid_name;
 
 use super::state::{count_refused, with, State};
 use super::values::{dim_value, MAX_SET_DIMENSIONS};
-use crate::host::{self, call, call0, call_str, entries, get, global, number_string, obj, set};
+use crate::host::{self, call, call_str, entries, get, global, number_string, obj, set};
 use crate::naming::clip;
 
 /// A session ends after 30 minutes without an event.
@@ -180,13 +180,8 @@ pub(super) fn context(s: &State) -> JsValue {
         set(&c, "user", u.as_str());
     }
     host::about(&c);
-    let w = global();
-    if let Some(tz) = get(&w, "Intl")
-        .map(|intl| call0(&intl, "DateTimeFormat"))
-        .map(|f| call0(&f, "resolvedOptions"))
-        .and_then(|o| get(&o, "timeZone"))
-    {
-        set(&c, "tz", tz);
+    if let Some(tz) = &s.tz {
+        set(&c, "tz", tz.as_str());
     }
     c
 }

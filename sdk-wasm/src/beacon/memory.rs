@@ -1,13 +1,11 @@
 //! `memory` samples: the JS heap (Chromium's `performance.memory`), the wasm
 //! memory, garbage collection estimated from drops of the used heap, and the
-//! long tasks since the last sample.
-
-use wasm_bindgen::JsValue;
+//! long animation frames (else long tasks) since the last sample, which
+//! `js/host.js` counts (`host::tasks`).
 
 use super::delivery::record;
 use super::state::with;
-use crate::host::{at, get, get_f64, len, now, obj, performance, set};
-use crate::timing::round2;
+use crate::host::{self, get, get_f64, now, obj, performance, set};
 
 fn heap() -> Option<(f64, f64, f64)> {
     let mem = get(&performance()?, "memory")?;
@@ -31,7 +29,7 @@ pub(super) fn observe_heap() {
     }
 }
 
-/// Emits a `memory` sample: heap, wasm memory, GC estimate, long tasks.
+/// Emits a `memory` sample: heap, wasm memory, GC estimate, long frames.
 pub(super) fn emit_memory() {
     if with(|s| s.sampled) != Some(true) {
         return;
@@ -50,24 +48,9 @@ pub(super) fn emit_memory() {
             set(&metrics, "gc_count", f64::from(gc_count));
             set(&metrics, "gc_reclaimed_bytes", reclaimed);
         }
-        set(&metrics, "longtask_count", f64::from(s.longtask_count));
-        set(&metrics, "longtask_ms", round2(s.longtask_ms));
-        s.longtask_count = 0;
-        s.longtask_ms = 0.0;
         s.last_memory = now();
     });
+    host::tasks(&metrics, &props);
     set(&metrics, "wasm_memory_bytes", wasm_memory_bytes());
     record("memory", props, metrics);
-}
-
-/// Long-task entries: counted until the next sample.
-pub(super) fn on_longtasks(entries: &JsValue) {
-    let n = len(entries);
-    let total: f64 = (0..n)
-        .filter_map(|i| get_f64(&at(entries, i), "duration"))
-        .sum();
-    with(|s| {
-        s.longtask_count += n;
-        s.longtask_ms += total;
-    });
 }

@@ -24,10 +24,10 @@ pub(super) const ON_ROUTE: u32 = 4;
 pub(super) const ON_PAGEHIDE: u32 = 5;
 pub(super) const ON_VISIBILITY: u32 = 6;
 pub(super) const ON_TICK: u32 = 7;
-pub(super) const ON_LONGTASKS: u32 = 8;
 pub(super) const ON_LCP: u32 = 9;
 pub(super) const ON_POSTED: u32 = 10;
 pub(super) const ON_RESTORE: u32 = 11;
+pub(super) const ON_ZONE: u32 = 12;
 
 /// An event waiting to be sent: its JSON, and the context it happened in.
 #[derive(Debug)]
@@ -136,12 +136,13 @@ pub(super) struct State {
     pub(super) marks: JsValue,
     pub(super) lcp: Option<f64>,
     pub(super) gc: GcEstimate,
-    pub(super) longtask_count: u32,
-    pub(super) longtask_ms: f64,
     pub(super) last_memory: f64,
     pub(super) last_hide: f64,
     pub(super) sent: u64,
     pub(super) refused: u64,
+    /// The IANA time zone, read once when the page is first idle (it costs
+    /// a task of 12–18 ms in a fresh page); `None` until then.
+    pub(super) tz: Option<String>,
 }
 
 static STATE: PageLocal<Option<State>> = PageLocal::new(None);

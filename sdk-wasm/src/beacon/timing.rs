@@ -1,7 +1,8 @@
 //! The page's load-time breakdown in the browser: Navigation Timing, paint
 //! timing, LCP and `usagelens.mark`, sent once per page load as a `load`
-//! event. The rules that turn the entries into metrics are the pure
-//! [`crate::timing`].
+//! event (the rules that turn the entries into metrics are the pure
+//! [`crate::timing`]); and CLS and INP, sent at the page's first hide as a
+//! `timing` event.
 
 use alloc::string::String;
 
@@ -10,8 +11,9 @@ use wasm_bindgen::JsValue;
 
 use super::delivery::record;
 use super::state::with;
+use crate::dom::set_widget;
 use crate::host::{
-    at, call0, call_str, entries, get, get_f64, get_str, len, obj, performance, set,
+    self, at, call0, call_str, entries, get, get_f64, get_str, keys, len, obj, performance, set,
 };
 use crate::timing::{breakdown_into, phase_metric, round2, NavTiming};
 
@@ -124,5 +126,25 @@ pub(super) fn on_lcp(entries: &JsValue) {
         .and_then(|last| get_f64(&at(entries, last), "startTime"))
     {
         with(|s| s.lcp = Some(t));
+    }
+}
+
+/// At the page's first hide (again after a bfcache restore): CLS and INP as a `timing` event, the INP
+/// interaction's target named as a click on it would be (`inp_widget`,
+/// `inp_tag`). `js/host.js` keeps the books (`host::vitals`).
+pub(super) fn emit_vitals() {
+    if with(|s| s.sampled) != Some(true) {
+        return;
+    }
+    let metrics = obj();
+    let props = obj();
+    set_widget(
+        &host::vitals(&metrics, &props),
+        &props,
+        "inp_widget",
+        "inp_tag",
+    );
+    if len(&keys(&metrics)) > 0 {
+        record("timing", props, metrics);
     }
 }

@@ -45,16 +45,32 @@ pub(crate) struct Browser {
 
 impl Browser {
     pub(crate) async fn start() -> Self {
+        Self::start_with(json!({})).await
+    }
+
+    /// A session with `extra` capabilities: its `goog:chromeOptions` members
+    /// are added to the usual ones, its other members to the capabilities.
+    pub(crate) async fn start_with(extra: serde_json::Value) -> Self {
         let bin = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
         let driver = ChromeDriver::start(&bin).unwrap_or_else(|e| {
             panic!("cannot start {bin} ({e}): `cargo xtask test` installs chromium and chromium-driver")
         });
-        let caps = json!({"goog:chromeOptions": {
+        let mut caps = json!({"goog:chromeOptions": {
             "binary": "/usr/bin/chromium",
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                      "--disable-background-networking", "--disable-component-update", "--disable-sync",
                      "--disable-quic", "--no-first-run", "--enable-precise-memory-info"]
         }});
+        for (k, v) in extra.as_object().into_iter().flatten() {
+            match (k.as_str(), v.as_object()) {
+                ("goog:chromeOptions", Some(options)) => {
+                    for (ok, ov) in options {
+                        caps[k][ok] = ov.clone();
+                    }
+                }
+                _ => caps[k] = v.clone(),
+            }
+        }
         // chromedriver is on loopback: plain HTTP, no TLS stack.
         let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(caps.as_object().unwrap().clone().into_iter().collect())

@@ -17,8 +17,9 @@ const HOST_PLACEHOLDER: &str = "/*@@HOST@@*/";
 /// Replaced by the hashed wasm file name.
 const WASM_PLACEHOLDER: &str = "@@WASM_FILE@@";
 
-/// The loader template with the host functions in their placeholder.
-pub(super) fn loader_with_host() -> Result<String> {
+/// The loader template with the host functions in their placeholder, and
+/// the glue, with the host functions renamed short ([`short_host_names`]).
+pub(super) fn loader_with_host(glue: &str) -> Result<(String, String)> {
     let loader_path = root().join(LOADER);
     let loader = std::fs::read_to_string(&loader_path).with_context(|| {
         format!(
@@ -36,7 +37,100 @@ pub(super) fn loader_with_host() -> Result<String> {
     if loader.matches(HOST_PLACEHOLDER).count() != 1 {
         bail!("{LOADER} must hold `{HOST_PLACEHOLDER}` once: the host functions ({HOST}) go there");
     }
-    Ok(loader.replacen(HOST_PLACEHOLDER, host.trim_end(), 1))
+    let (host, loader, glue) = short_host_names(&host, &loader, glue)?;
+    Ok((loader.replacen(HOST_PLACEHOLDER, host.trim_end(), 1), glue))
+}
+
+/// How the wasm-bindgen glue and the loader name the host object.
+const HOST_VAR: &str = "__ulh.";
+
+fn is_ident(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'$'
+}
+
+/// `text` with every whole `__ulh.<from>` (not `__ulh.<from>x`) as `__ulh.<to>`.
+fn rename_uses(text: &str, from: &str, to: &str) -> String {
+    let long = format!("{HOST_VAR}{from}");
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(&long) {
+        let end = at + long.len();
+        let whole = !rest.as_bytes().get(end).is_some_and(|b| is_ident(*b))
+            && !at
+                .checked_sub(1)
+                .is_some_and(|i| is_ident(rest.as_bytes()[i]));
+        out.push_str(&rest[..at]);
+        out.push_str(if whole { HOST_VAR } else { &long });
+        if whole {
+            out.push_str(to);
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The host functions under one- or two-letter names, in `host` (the keys of
+/// the object it returns: the lines `    <name>: …`, indented four spaces)
+/// and in the loader's and the glue's `__ulh.<name>`. No minifier renames
+/// properties, and each name is written twice (about 80 B gzipped). Refuses
+/// rather than guesses: a `__ulh.<name>` left that the host does not define
+/// would be `undefined` at run time.
+fn short_host_names(host: &str, loader: &str, glue: &str) -> Result<(String, String, String)> {
+    let keys: Vec<&str> = host
+        .lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix("    ")?;
+            let name_len = rest.bytes().take_while(|b| is_ident(*b)).count();
+            (name_len > 0 && rest[name_len..].starts_with(": ")).then(|| &rest[..name_len])
+        })
+        .collect();
+    if keys.is_empty() {
+        bail!("{HOST} returns no `    <name>: …` functions: the host object's keys are indented four spaces, one per line");
+    }
+    let mut host_out = String::with_capacity(host.len());
+    let mut renamed = Vec::new();
+    let mut next = 0;
+    for line in host.lines() {
+        let key = line
+            .strip_prefix("    ")
+            .map(|rest| &rest[..rest.bytes().take_while(|b| is_ident(*b)).count()])
+            .filter(|k| !k.is_empty() && line[4 + k.len()..].starts_with(": "));
+        match key {
+            Some(k) => {
+                let short = super::wasm_names::short_name(next);
+                next += 1;
+                host_out.push_str("    ");
+                host_out.push_str(&short);
+                host_out.push_str(&line[4 + k.len()..]);
+                renamed.push((k.to_owned(), short));
+            }
+            None => host_out.push_str(line),
+        }
+        host_out.push('\n');
+    }
+    let (mut loader, mut glue) = (loader.to_owned(), glue.to_owned());
+    for (long, short) in &renamed {
+        loader = rename_uses(&loader, long, short);
+        glue = rename_uses(&glue, long, short);
+    }
+    // Every use left must be one of the short names.
+    for text in [&loader, &glue] {
+        for (at, _) in text.match_indices(HOST_VAR) {
+            if at
+                .checked_sub(1)
+                .is_some_and(|i| is_ident(text.as_bytes()[i]))
+            {
+                continue;
+            }
+            let rest = &text[at + HOST_VAR.len()..];
+            let name = &rest[..rest.bytes().take_while(|b| is_ident(*b)).count()];
+            if !renamed.iter().any(|(_, s)| s == name) {
+                bail!("the beacon calls `{HOST_VAR}{name}`, which {HOST} does not define");
+            }
+        }
+    }
+    Ok((host_out, loader, glue))
 }
 
 /// The glue without `initSync` (the loader instantiates asynchronously,
@@ -107,6 +201,27 @@ pub(super) fn minify_js(source: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_names_are_shortened_in_the_host_the_loader_and_the_glue() {
+        let host = "(function () {\n  var x = { nested: 1 };\n  return {\n    init: function (f) {},\n    get: get,\n    getter: 1\n  };\n})()\n";
+        let loader = "__ulh.init(d); __ulh.getter;";
+        let glue = "a = __ulh.get(o, k); b = __ulh.getter; c = my__ulh.get;";
+        let (h, l, g) = short_host_names(host, loader, glue).unwrap();
+        assert!(
+            h.contains("    a: function (f) {}")
+                && h.contains("    b: get,")
+                && h.contains("    c: 1"),
+            "{h}"
+        );
+        assert!(h.contains("{ nested: 1 }"), "only the returned keys: {h}");
+        assert_eq!(l, "__ulh.a(d); __ulh.c;");
+        assert_eq!(g, "a = __ulh.b(o, k); b = __ulh.c; c = my__ulh.get;");
+        let err = short_host_names(host, "__ulh.missing()", "")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`__ulh.missing`"), "{err}");
+    }
 
     #[test]
     fn assemble_fills_both_placeholders() {

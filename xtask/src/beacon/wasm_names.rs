@@ -20,7 +20,7 @@ const SHORT_MODULE: &str = "w";
 const EXPORTS_VAR: &str = "wasm.";
 
 /// `a`..`z`, `A`..`Z`, then two letters.
-fn short_name(mut i: usize) -> String {
+pub(super) fn short_name(mut i: usize) -> String {
     const LETTERS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
     let mut name = String::new();
     loop {
