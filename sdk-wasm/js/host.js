@@ -10,7 +10,7 @@
   var g = typeof window !== "undefined" ? window : self, dispatch, V, O, Y = "long-animation-frame",
     T = { longtask_count: 0, longtask_ms: 0, blocking_ms: 0, longtask_max_ms: 0 };
   function fire(id) {
-    return function (v) { try { dispatch(id, v); } catch (e) {} };
+    return (v) => { try { dispatch(id, v); } catch (e) {} };
   }
   function get(o, k) { try { return o == null ? undefined : o[k]; } catch (e) {} }
   function has(type) {
@@ -19,7 +19,7 @@
   // A buffered observer of `type` calling `f` with each batch of entries.
   function po(type, f, threshold) {
     try {
-      var o = new PerformanceObserver(function (l) { f(l.getEntries()); });
+      var o = new PerformanceObserver((l) => f(l.getEntries()));
       o.observe({ type: type, buffered: true, durationThreshold: threshold });
       return o;
     } catch (e) {} // a browser without this entry type
@@ -31,7 +31,7 @@
   // view began. T: the long frames since the last `tasks`.
   function fresh() { V = { c: has("layout-shift") ? 0 : null, w: 0, l: [], k: performance.interactionCount }; }
   function each(list) {
-    list.forEach(function (e) {
+    list.forEach((e) => {
       var t = e.entryType, d = e.duration, s = e.startTime, l = V.l, i = e.interactionId, x;
       if (t == Y) {
         T.longtask_count++; T.longtask_ms += d; T.blocking_ms += e.blockingDuration ?? d - 50;
@@ -54,46 +54,47 @@
     });
   }
   return {
-    init: function (f) { dispatch = f; },
-    global: function () { return g; },
+    init(f) { dispatch = f; },
+    global() { return g; },
     get: get,
     at: get,
-    set: function (o, k, v) { try { o[k] = v; } catch (e) {} },
-    call: function (o, k, a, b) { try { return o[k](a, b); } catch (e) {} },
-    obj: function () { return {}; },
-    arr: function () { return []; },
-    push: function (a, v) { a.push(v); },
-    keys: function (o) {
+    set(o, k, v) { try { o[k] = v; } catch (e) {} },
+    call(o, k, a, b) { try { return o[k](a, b); } catch (e) {} },
+    obj() { return {}; },
+    arr() { return []; },
+    push(a, v) { a.push(v); },
+    keys(o) {
       return o !== null && typeof o === "object" && !Array.isArray(o)
-        ? Object.keys(o).filter(function (k) { return get(o, k) != null; }) : [];
+        ? Object.keys(o).filter((k) => get(o, k) != null) : [];
     },
     isArray: Array.isArray,
-    json: function (v) { try { return JSON.stringify(v); } catch (e) { return ""; } },
-    str: function (v) { return String(v); },
-    float: function (v) { return typeof v === "number" ? v : parseFloat(v); },
+    json(v) { try { return JSON.stringify(v); } catch (e) { return ""; } },
+    str(v) { return String(v); },
+    float(v) { return typeof v === "number" ? v : parseFloat(v); },
     now: Date.now,
     random: Math.random,
-    hex: function (n) {
+    hex(n) {
       var a = new Uint8Array(n), s = "", i;
       try { g.crypto.getRandomValues(a); } catch (e) { for (i = 0; i < n; i++) a[i] = Math.random() * 256; }
       for (i = 0; i < n; i++) s += (256 + a[i]).toString(16).slice(1);
       return s;
     },
-    listen: function (t, type, id) {
+    listen(t, type, id) {
       try { t.addEventListener(type, fire(id), { capture: true, passive: true }); } catch (e) {}
     },
-    every: function (ms, id) { setInterval(fire(id), ms); },
-    after: function (ms, id) { setTimeout(fire(id), ms); },
-    observe: function (type, id) { po(type, fire(id)); },
-    // Once per page (at its first hide; again after a bfcache restore):
-    // `cls` and `inp_ms` (the worst interaction, or the worst but one per 50)
+    every(ms, id) { setInterval(fire(id), ms); },
+    after(ms, id) { setTimeout(fire(id), ms); },
+    observe(type, id) { po(type, fire(id)); },
+    // Once per page (at its first hide; again after a bfcache restore): each
+    // form to `dispatch(id, form)` (the end of the view), then `cls` and `inp_ms` (the worst interaction, or the worst but one per 50)
     // into the metrics `m`, the interaction's `inp_event` and `inp_tag` into
     // the props `p`; returns its target, for the beacon to name.
-    vitals: function (m, p) {
+    vitals(m, p, id) {
       O.map((o) => o && each(o.takeRecords())); // the entries not delivered yet
       var l = V.l, x = l[Math.min(l.length - 1, (performance.interactionCount - V.k) / 50 | 0 /* 0 without interactionCount */)];
       if (V.s) return;
       V.s = 1;
+      [].forEach.call(g.document.forms || [], fire(id));
       if (V.c != null) m.cls = V.c;
       if (x) {
         m.inp_ms = x.d; p.inp_event = x.y; p.inp_tag = x.t?.localName;
@@ -101,7 +102,7 @@
       }
     },
     // The long frames since the last call into the metrics `m`, their type into the props `p`.
-    tasks: function (m, p) {
+    tasks(m, p) {
       if (Y) {
         for (var k in T) m[k] = Math.round(T[k]), T[k] = 0;
         p.longtask_type = Y;
@@ -113,42 +114,41 @@
     // whose CLS and INP start over); then the time zone, read when the page
     // is idle (at most 2 s later; `setTimeout` reads the options as 0 ms):
     // `dispatch(id, tz)`. Intl's first `DateTimeFormat` costs 12-18 ms in a fresh page.
-    begin: function (id) {
+    begin(id) {
       if (!V) {
         Y = has(Y) ? Y : has("longtask") && "longtask";
         fresh();
         O = [po(Y, each), po("layout-shift", each), po("event", each, 40), po("first-input", each)];
         g.addEventListener("pageshow", (e) => e.persisted && fresh());
       }
-      (g.requestIdleCallback || setTimeout)(function () {
+      (g.requestIdleCallback || setTimeout)(() => {
         try {
           dispatch(id, g.Temporal ? Temporal.Now.timeZoneId() : Intl.DateTimeFormat().resolvedOptions().timeZone);
         } catch (e) {}
       }, { timeout: 2e3 });
     },
     // Wraps o[k] (history.pushState): the page's call runs as before, then the beacon hears of it.
-    wrap: function (o, k, id) {
+    wrap(o, k, id) {
       var f = o && o[k];
       if (typeof f === "function") {
         o[k] = function () { var r = f.apply(this, arguments); fire(id)(); return r; };
       }
     },
-    post: function (url, body, keepalive, id) {
+    post(url, body, keepalive, id) {
       var done = fire(id);
       try {
         fetch(url, {
           method: "POST", body: body, keepalive: keepalive, mode: "cors", credentials: "omit",
           headers: { "content-type": "text/plain;charset=UTF-8" }
-        }).then(function (r) {
+        }).then((r) => {
           var h = r.headers.get("retry-after");
           // A 200 lists the events it refused in `rejected`.
-          r.json().then(function (a) { return a.rejected.length || 0; })
-            .then(null, function () { return 0; })
-            .then(function (n) { done([r.status, h, n]); });
-        }, function () { done([0, null]); });
-      } catch (e) { setTimeout(function () { done([0, null]); }, 0); }
+          // Not JSON, or no list: none.
+          r.json().then((a) => a.rejected.length).catch(() => 0).then((n) => done([r.status, h, n]));
+        }, () => done([0, null]));
+      } catch (e) { setTimeout(() => done([0, null])); }
     },
-    about: function (o) {
+    about(o) {
       var d = g.document, n = g.navigator, s = g.screen;
       try {
         if (d && d.referrer) o.referrer = d.referrer.slice(0, 1024);
@@ -157,15 +157,15 @@
         if (g.innerWidth) o.viewport = g.innerWidth + "x" + g.innerHeight;
       } catch (e) {}
     },
-    path: function () {
+    path() {
       var l = g.location || {}, h = l.hash || "";
       return ((l.pathname || "") + (/^#[\/!]/.test(h) ? h : "")).slice(0, 1024);
     },
-    optedOut: function () {
+    optedOut() {
       var n = g.navigator || {}, d = n.doNotTrack;
       return d == "1" || d == "yes" || g.doNotTrack == "1" || n.globalPrivacyControl === true;
     },
-    send: function (url, body) {
+    send(url, body) {
       try { return !!navigator.sendBeacon(url, body); } catch (e) { return false; }
     }
   };

@@ -37,8 +37,9 @@ use usagelens_protocol::names::is_valid_type;
 
 use self::delivery::{record, send_all_by_beacon};
 use self::state::{
-    count_refused, exists, flag, replace_state, with, Config, State, ON_CHANGE, ON_CLICK, ON_LCP,
-    ON_PAGEHIDE, ON_POSTED, ON_RESTORE, ON_ROUTE, ON_SUBMIT, ON_TICK, ON_VISIBILITY, ON_ZONE,
+    count_refused, exists, flag, replace_state, with, Config, State, ON_CHANGE, ON_CLICK,
+    ON_FORM_END, ON_LCP, ON_PAGEHIDE, ON_POSTED, ON_RESTORE, ON_ROUTE, ON_SUBMIT, ON_TICK,
+    ON_VISIBILITY, ON_ZONE,
 };
 use self::values::{sanitize_metrics, sanitize_props, CONTEXT_DIMS};
 use crate::host::{self, document, get, get_str, global, now, obj, set};
@@ -228,6 +229,7 @@ pub fn dispatch(id: u32, v: JsValue) {
         ON_CLICK => clicks::on_click(&v),
         ON_CHANGE => choices::on_change(&v),
         ON_SUBMIT => choices::on_submit(&v),
+        ON_FORM_END => choices::on_form_end(&v),
         ON_ROUTE => on_route_change(),
         ON_PAGEHIDE => flush_on_hide(),
         ON_VISIBILITY if is_hidden() => flush_on_hide(),

@@ -66,11 +66,13 @@ extern "C" {
     pub(crate) fn after(ms: f64, id: u32);
     /// A buffered `PerformanceObserver` of `kind`: `dispatch(id, entries)`.
     pub(crate) fn observe(kind: &str, id: u32);
-    /// Once per page load (and again after a bfcache restore): `cls` and `inp_ms` into the metrics `m`,
-    /// `inp_event` and `inp_tag` into the props `p`; returns the INP
+    /// Once per page load (and again after a bfcache restore): `dispatch(id,
+    /// form)` for each of the page's forms (the end of the view: their
+    /// controls as they are now), then `cls` and `inp_ms` into the metrics
+    /// `m`, `inp_event` and `inp_tag` into the props `p`; returns the INP
     /// interaction's target (`undefined` without one, or after the first call
     /// until a bfcache restore).
-    pub(crate) fn vitals(m: &JsValue, p: &JsValue) -> JsValue;
+    pub(crate) fn vitals(m: &JsValue, p: &JsValue, id: u32) -> JsValue;
     /// The long animation frames (else long tasks) since the last call into
     /// the metrics `m` (`longtask_count`, `longtask_ms`, `blocking_ms`,
     /// `longtask_max_ms`) and their type into the props `p` (`longtask_type`);

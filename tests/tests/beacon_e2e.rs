@@ -137,8 +137,11 @@ async fn the_script_tag_captures_clicks_choices_and_the_load_breakdown() {
             ("theme".into(), "submit".into(), false),
             ("beta".into(), "submit".into(), true),
             ("title".into(), "submit".into(), false),
+            ("theme".into(), "hide".into(), false),
+            ("beta".into(), "hide".into(), true),
+            ("title".into(), "hide".into(), false),
         ],
-        "changes as they happen, then one per control at submit; nothing for the password"
+        "changes as they happen, one per control at submit, and the form as it is at the end of the view (page hide); nothing for the password"
     );
     let all = format!("{events:?}");
     assert!(
@@ -191,7 +194,7 @@ async fn the_script_tag_captures_clicks_choices_and_the_load_breakdown() {
     }
     // Exactly once each: every id distinct.
     let total_events = events.len();
-    assert_eq!(total_events, 3 + 5 + 1 + 1 + 1 + 1 + 1, "{all}");
+    assert_eq!(total_events, 3 + 8 + 1 + 1 + 1 + 1 + 1, "{all}");
     store.drop().await.unwrap();
     drop(collector);
 }

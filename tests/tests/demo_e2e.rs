@@ -197,8 +197,23 @@ async fn what_a_user_does_on_the_demo_is_stored_once() {
             expect("compact", "submit", true),
             expect("columns", "submit", true),
             expect("signature", "submit", true),
+            // The end of each view of /settings (page hide): every control as
+            // it was then — the dark theme chosen, then (the page the submit
+            // loads) the form as rendered again.
+            expect("theme", "hide", false),
+            expect("export_format", "hide", true),
+            expect("notify", "hide", true),
+            expect("compact", "hide", true),
+            expect("columns", "hide", true),
+            expect("signature", "hide", true),
+            expect("theme", "hide", true),
+            expect("export_format", "hide", true),
+            expect("notify", "hide", true),
+            expect("compact", "hide", true),
+            expect("columns", "hide", true),
+            expect("signature", "hide", true),
         ],
-        "the changed default and, at submit, every control once; never the password"
+        "the changed default, every control once at submit and at the end of each view; never the password"
     );
     assert!(!format!("{all:?}").contains("s3cret"));
 

@@ -17,16 +17,27 @@ pub(super) fn on_change(e: &JsValue) {
     }
 }
 
-pub(super) fn on_submit(e: &JsValue) {
+/// Every named control of `form` as it is now, as `choice` events of `trigger`.
+fn record_form(form: &JsValue, trigger: &str) {
     if with(|s| s.cfg.capture_choices) != Some(true) {
         return;
     }
-    let Some(form) = get(e, "target") else {
-        return;
-    };
-    for c in form_choices(&form) {
-        record("choice", c.to_props("submit"), obj());
+    for c in form_choices(form) {
+        record("choice", c.to_props(trigger), obj());
+    }
+}
+
+pub(super) fn on_submit(e: &JsValue) {
+    if let Some(form) = get(e, "target") {
+        record_form(&form, "submit");
     }
     // The page may navigate away now: hand everything to the browser.
     send_all_by_beacon();
+}
+
+/// The end of a page view (its first hide): each form's controls as they
+/// are then (`trigger: "hide"`), changed, submitted or never touched, so
+/// the defaults report counts the views that kept a default too.
+pub(super) fn on_form_end(form: &JsValue) {
+    record_form(form, "hide");
 }

@@ -28,6 +28,7 @@ pub(super) const ON_LCP: u32 = 9;
 pub(super) const ON_POSTED: u32 = 10;
 pub(super) const ON_RESTORE: u32 = 11;
 pub(super) const ON_ZONE: u32 = 12;
+pub(super) const ON_FORM_END: u32 = 13;
 
 /// An event waiting to be sent: its JSON, and the context it happened in.
 #[derive(Debug)]

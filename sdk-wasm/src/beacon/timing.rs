@@ -10,7 +10,7 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
 
 use super::delivery::record;
-use super::state::with;
+use super::state::{with, ON_FORM_END};
 use crate::dom::set_widget;
 use crate::host::{
     self, at, call0, call_str, entries, get, get_f64, get_str, keys, len, obj, performance, set,
@@ -133,18 +133,18 @@ pub(super) fn on_lcp(entries: &JsValue) {
 /// interaction's target named as a click on it would be (`inp_widget`,
 /// `inp_tag`). `js/host.js` keeps the books (`host::vitals`).
 pub(super) fn emit_vitals() {
-    if with(|s| s.sampled) != Some(true) {
+    let Some(sampled) = with(|s| s.sampled) else {
         return;
-    }
+    };
     let metrics = obj();
     let props = obj();
-    set_widget(
-        &host::vitals(&metrics, &props),
-        &props,
-        "inp_widget",
-        "inp_tag",
-    );
-    if len(&keys(&metrics)) > 0 {
-        record("timing", props, metrics);
+    // The forms come back through `dispatch` (ON_FORM_END) whether or not
+    // the view is sampled: choices are usage, not performance.
+    let target = host::vitals(&metrics, &props, ON_FORM_END);
+    if sampled {
+        set_widget(&target, &props, "inp_widget", "inp_tag");
+        if len(&keys(&metrics)) > 0 {
+            record("timing", props, metrics);
+        }
     }
 }

@@ -71,7 +71,8 @@ fn rename_uses(text: &str, from: &str, to: &str) -> String {
 }
 
 /// The host functions under one- or two-letter names, in `host` (the keys of
-/// the object it returns: the lines `    <name>: …`, indented four spaces)
+/// the object it returns: the lines `    <name>: …` or `    <name>(…`,
+/// indented four spaces)
 /// and in the loader's and the glue's `__ulh.<name>`. No minifier renames
 /// properties, and each name is written twice (about 80 B gzipped). Refuses
 /// rather than guesses: a `__ulh.<name>` left that the host does not define
@@ -82,11 +83,13 @@ fn short_host_names(host: &str, loader: &str, glue: &str) -> Result<(String, Str
         .filter_map(|l| {
             let rest = l.strip_prefix("    ")?;
             let name_len = rest.bytes().take_while(|b| is_ident(*b)).count();
-            (name_len > 0 && rest[name_len..].starts_with(": ")).then(|| &rest[..name_len])
+            let after = &rest[name_len..];
+            (name_len > 0 && (after.starts_with(": ") || after.starts_with('(')))
+                .then(|| &rest[..name_len])
         })
         .collect();
     if keys.is_empty() {
-        bail!("{HOST} returns no `    <name>: …` functions: the host object's keys are indented four spaces, one per line");
+        bail!("{HOST} returns no `    <name>: …` or `    <name>(…` functions: the host object's keys are indented four spaces, one per line");
     }
     let mut host_out = String::with_capacity(host.len());
     let mut renamed = Vec::new();
@@ -95,7 +98,10 @@ fn short_host_names(host: &str, loader: &str, glue: &str) -> Result<(String, Str
         let key = line
             .strip_prefix("    ")
             .map(|rest| &rest[..rest.bytes().take_while(|b| is_ident(*b)).count()])
-            .filter(|k| !k.is_empty() && line[4 + k.len()..].starts_with(": "));
+            .filter(|k| {
+                let after = &line[4 + k.len()..];
+                !k.is_empty() && (after.starts_with(": ") || after.starts_with('('))
+            });
         match key {
             Some(k) => {
                 let short = super::wasm_names::short_name(next);
@@ -204,14 +210,12 @@ mod tests {
 
     #[test]
     fn host_names_are_shortened_in_the_host_the_loader_and_the_glue() {
-        let host = "(function () {\n  var x = { nested: 1 };\n  return {\n    init: function (f) {},\n    get: get,\n    getter: 1\n  };\n})()\n";
+        let host = "(function () {\n  var x = { nested: 1 };\n  return {\n    init(f) {},\n    get: get,\n    getter: 1\n  };\n})()\n";
         let loader = "__ulh.init(d); __ulh.getter;";
         let glue = "a = __ulh.get(o, k); b = __ulh.getter; c = my__ulh.get;";
         let (h, l, g) = short_host_names(host, loader, glue).unwrap();
         assert!(
-            h.contains("    a: function (f) {}")
-                && h.contains("    b: get,")
-                && h.contains("    c: 1"),
+            h.contains("    a(f) {}") && h.contains("    b: get,") && h.contains("    c: 1"),
             "{h}"
         );
         assert!(h.contains("{ nested: 1 }"), "only the returned keys: {h}");
