@@ -376,8 +376,18 @@ async fn reports_check_auth_names_and_bodies_like_the_query_api() {
         assert_eq!(r.code(), "invalid_query");
         assert!(r.message().contains(what), "{what}: {}", r.message());
     }
+    // With explain: each query's pipeline, as the engine compiled it.
+    let r = report(&env, &token, "widgets", json!({"app": "demo", "explain": true})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let pipelines = r.json["meta"]["pipelines"].as_array().unwrap();
+    assert_eq!(json!(pipelines.len()), r.json["meta"]["queries"]);
+    for p in pipelines {
+        assert_eq!(p[0]["$match"]["app"], "demo", "{p}");
+        assert_eq!(p[0]["$match"]["type"], json!({"$in": ["click"]}), "{p}");
+    }
     // The default range: the last 7 days to now.
     let r = report(&env, &token, "widgets", body).await;
+    assert!(r.json["meta"].get("pipelines").is_none());
     assert_eq!(r.status, 200, "{}", r.text);
     let from =
         usagelens_protocol::Timestamp::parse_rfc3339(r.json["meta"]["from"].as_str().unwrap())

@@ -63,6 +63,9 @@ struct Body {
     filters: Vec<Filter>,
     #[serde(default)]
     tz: Option<String>,
+    /// Answer with the pipelines too (`meta.pipelines`).
+    #[serde(default)]
+    explain: bool,
     #[serde(default)]
     metric: Option<MetricSpec>,
     #[serde(default)]
@@ -165,7 +168,7 @@ pub(super) fn parse(body: &[u8], now_ms: i64) -> Result<CorrelationRequest, Quer
         return Err(invalid(format!("buckets: 2 to {MAX_BUCKETS}")));
     }
     Ok(CorrelationRequest {
-        scope: Scope::new(b.app, b.from, b.to, b.filters, b.tz, now_ms)?,
+        scope: Scope::new(b.app, b.from, b.to, b.filters, b.tz, b.explain, now_ms)?,
         metric_type: metric.kind,
         metric: metric.of,
         outcome,
@@ -238,7 +241,7 @@ pub(super) async fn run(
     time_limit: Duration,
 ) -> Result<Value, QueryError> {
     let s = &r.scope;
-    let mut runner = Runner::new(store, time_limit);
+    let mut runner = Runner::new(store, time_limit, s.explain);
     let base = s.query(s.from, s.to);
 
     // How fast the app was for each session: the median of the metric.

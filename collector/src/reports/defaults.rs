@@ -43,6 +43,9 @@ struct Body {
     filters: Vec<Filter>,
     #[serde(default)]
     tz: Option<String>,
+    /// Answer with the pipelines too (`meta.pipelines`).
+    #[serde(default)]
+    explain: bool,
     /// Only controls on this page.
     #[serde(default)]
     page: Option<String>,
@@ -91,7 +94,7 @@ pub(super) fn parse(body: &[u8], now_ms: i64) -> Result<DefaultsRequest, QueryEr
         filters.push(eq("control", json!(c)));
     }
     Ok(DefaultsRequest {
-        scope: Scope::new(b.app, b.from, b.to, filters, b.tz, now_ms)?,
+        scope: Scope::new(b.app, b.from, b.to, filters, b.tz, b.explain, now_ms)?,
         min_samples,
         limit: limit as usize,
     })
@@ -180,7 +183,7 @@ pub(super) async fn run(
     time_limit: Duration,
 ) -> Result<Value, QueryError> {
     let s = &r.scope;
-    let mut runner = Runner::new(store, time_limit);
+    let mut runner = Runner::new(store, time_limit, s.explain);
     let base = s.query(s.from, s.to);
     let mut controls: BTreeMap<String, (Key, Control)> = BTreeMap::new();
     // The end of each page view: every native control, touched or not.

@@ -57,6 +57,9 @@ struct Body {
     filters: Vec<Filter>,
     #[serde(default)]
     tz: Option<String>,
+    /// Answer with the pipelines too (`meta.pipelines`).
+    #[serde(default)]
+    explain: bool,
     /// Only this page.
     #[serde(default)]
     page: Option<String>,
@@ -114,7 +117,7 @@ pub(super) fn parse(body: &[u8], now_ms: i64) -> Result<LoadTimeRequest, QueryEr
         });
     }
     Ok(LoadTimeRequest {
-        scope: Scope::new(b.app, b.from, b.to, filters, b.tz, now_ms)?,
+        scope: Scope::new(b.app, b.from, b.to, filters, b.tz, b.explain, now_ms)?,
         percentiles,
         limit: limit as usize,
     })
@@ -186,7 +189,7 @@ pub(super) async fn run(
     time_limit: Duration,
 ) -> Result<Value, QueryError> {
     let s = &r.scope;
-    let mut runner = Runner::new(store, time_limit);
+    let mut runner = Runner::new(store, time_limit, s.explain);
     // The app's own phases: `_ms` metrics seen on `load` events.
     let standard: Vec<&str> = WATERFALL
         .iter()

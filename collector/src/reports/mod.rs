@@ -59,6 +59,8 @@ pub(crate) struct Scope {
     pub(crate) to: i64,
     pub(crate) filters: Vec<Filter>,
     pub(crate) tz: Option<String>,
+    /// Answer with each query's pipeline (`meta.pipelines`).
+    pub(crate) explain: bool,
 }
 
 impl Scope {
@@ -69,6 +71,7 @@ impl Scope {
         to: Option<Timestamp>,
         filters: Vec<Filter>,
         tz: Option<String>,
+        explain: bool,
         now_ms: i64,
     ) -> Result<Self, QueryError> {
         let to = to.map_or(now_ms, Timestamp::as_millis);
@@ -84,6 +87,7 @@ impl Scope {
             to,
             filters,
             tz,
+            explain,
         })
     }
 
@@ -112,15 +116,18 @@ pub(crate) struct Runner<'a> {
     time_limit: Duration,
     started: Instant,
     queries: u32,
+    /// With `explain`: the pipeline of each query run.
+    pipelines: Option<Vec<serde_json::Value>>,
 }
 
 impl<'a> Runner<'a> {
-    pub(crate) fn new(store: &'a Store, time_limit: Duration) -> Self {
+    pub(crate) fn new(store: &'a Store, time_limit: Duration, explain: bool) -> Self {
         Self {
             store,
             time_limit,
             started: Instant::now(),
             queries: 0,
+            pipelines: explain.then(Vec::new),
         }
     }
 
@@ -135,10 +142,22 @@ impl<'a> Runner<'a> {
         if left.is_zero() {
             return Err(QueryError::TooSlow(self.time_limit));
         }
-        query::run(self.store, q, left).await.map_err(|e| match e {
+        let mut answer = match &mut self.pipelines {
+            None => query::run(self.store, q, left).await,
+            Some(_) => {
+                let mut q = q.clone();
+                q.explain = true;
+                query::run(self.store, &q, left).await
+            }
+        }
+        .map_err(|e| match e {
             QueryError::TooSlow(_) => QueryError::TooSlow(self.time_limit),
             other => other,
-        })
+        })?;
+        if let Some(list) = &mut self.pipelines {
+            list.push(answer.meta["pipeline"].take());
+        }
+        Ok(answer)
     }
 
     /// Time since the report started.
@@ -153,13 +172,17 @@ impl<'a> Runner<'a> {
 
     /// The answer's `meta`.
     pub(crate) fn meta(&self, scope: &Scope) -> serde_json::Value {
-        serde_json::json!({
+        let mut meta = serde_json::json!({
             "took_ms": self.started.elapsed().as_secs_f64() * 1000.0,
             "plan": "raw",
             "queries": self.queries,
             "from": rfc3339(scope.from),
             "to": rfc3339(scope.to),
-        })
+        });
+        if let Some(p) = &self.pipelines {
+            meta["pipelines"] = serde_json::json!(p);
+        }
+        meta
     }
 }
 

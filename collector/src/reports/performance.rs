@@ -35,6 +35,9 @@ struct Body {
     filters: Vec<Filter>,
     #[serde(default)]
     tz: Option<String>,
+    /// Answer with the pipelines too (`meta.pipelines`).
+    #[serde(default)]
+    explain: bool,
     /// The series' buckets, default `hour`.
     #[serde(default)]
     interval: Option<Interval>,
@@ -62,7 +65,7 @@ pub(super) fn parse(body: &[u8], now_ms: i64) -> Result<PerformanceRequest, Quer
         return Err(QueryError::Invalid(format!("limit: 1 to {MAX_LIMIT}")));
     }
     Ok(PerformanceRequest {
-        scope: Scope::new(b.app, b.from, b.to, b.filters, b.tz, now_ms)?,
+        scope: Scope::new(b.app, b.from, b.to, b.filters, b.tz, b.explain, now_ms)?,
         interval: b.interval.unwrap_or(Interval::Hour),
         limit: limit as usize,
     })
@@ -149,7 +152,7 @@ pub(super) async fn run(
     time_limit: Duration,
 ) -> Result<Value, QueryError> {
     let s = &r.scope;
-    let mut runner = Runner::new(store, time_limit);
+    let mut runner = Runner::new(store, time_limit, s.explain);
 
     let browser = browser_measures();
     let mut series = memory(s, "browser", &browser);

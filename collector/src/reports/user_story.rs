@@ -56,6 +56,9 @@ struct Body {
     filters: Vec<Filter>,
     #[serde(default)]
     tz: Option<String>,
+    /// Answer with the pipelines too (`meta.pipelines`).
+    #[serde(default)]
+    explain: bool,
     /// Sessions per page.
     #[serde(default)]
     limit: Option<u32>,
@@ -90,7 +93,7 @@ pub(super) fn parse(body: &[u8], now_ms: i64) -> Result<UserStoryRequest, QueryE
         return Err(QueryError::Invalid(format!("limit: 1 to {MAX_LIMIT}")));
     }
     Ok(UserStoryRequest {
-        scope: Scope::new(b.app, b.from, b.to, b.filters, b.tz, now_ms)?,
+        scope: Scope::new(b.app, b.from, b.to, b.filters, b.tz, b.explain, now_ms)?,
         user,
         limit: limit as usize,
         offset: b.offset.unwrap_or(0) as usize,
@@ -159,7 +162,7 @@ pub(super) async fn run(
     time_limit: Duration,
 ) -> Result<Value, QueryError> {
     let s = &r.scope;
-    let mut runner = Runner::new(store, time_limit);
+    let mut runner = Runner::new(store, time_limit, s.explain);
 
     // The user's own time zone: the `tz` their browser sends most often.
     let mut tzq = mine(r, "UTC");

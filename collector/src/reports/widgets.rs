@@ -43,6 +43,9 @@ struct Body {
     filters: Vec<Filter>,
     #[serde(default)]
     tz: Option<String>,
+    /// Answer with the pipelines too (`meta.pipelines`).
+    #[serde(default)]
+    explain: bool,
     /// Only clicks on this page.
     #[serde(default)]
     page: Option<String>,
@@ -73,7 +76,7 @@ pub(super) fn parse(body: &[u8], now_ms: i64) -> Result<WidgetsRequest, QueryErr
         });
     }
     Ok(WidgetsRequest {
-        scope: Scope::new(b.app, b.from, b.to, filters, b.tz, now_ms)?,
+        scope: Scope::new(b.app, b.from, b.to, filters, b.tz, b.explain, now_ms)?,
         limit: limit as usize,
     })
 }
@@ -102,7 +105,7 @@ pub(super) async fn run(
     time_limit: Duration,
 ) -> Result<Value, QueryError> {
     let s = &r.scope;
-    let mut runner = Runner::new(store, time_limit);
+    let mut runner = Runner::new(store, time_limit, s.explain);
     let clicks = |from: i64, to: i64, group_by: &[&str], measures: Vec<Measure>| {
         let mut q = s.query(from, to);
         q.types = Some(vec![event_type("click")]);
