@@ -377,7 +377,13 @@ async fn reports_check_auth_names_and_bodies_like_the_query_api() {
         assert!(r.message().contains(what), "{what}: {}", r.message());
     }
     // With explain: each query's pipeline, as the engine compiled it.
-    let r = report(&env, &token, "widgets", json!({"app": "demo", "explain": true})).await;
+    let r = report(
+        &env,
+        &token,
+        "widgets",
+        json!({"app": "demo", "explain": true}),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let pipelines = r.json["meta"]["pipelines"].as_array().unwrap();
     assert_eq!(json!(pipelines.len()), r.json["meta"]["queries"]);

@@ -1,4 +1,4 @@
-//! `cargo xtask bench ingest|beacon|query`: the benchmarks of BENCHMARKS.md,
+//! `cargo xtask bench ingest|beacon|query|reports`: the benchmarks of BENCHMARKS.md,
 //! each against a local store started for it (unless `MONGODB_URI` is set).
 
 use anyhow::Result;
@@ -47,6 +47,26 @@ pub(crate) fn beacon(extra: &[&str]) -> Result<()> {
 /// The query engine and API over a million events (`collector/benches/query.rs`),
 /// on SecantusDB's Rust server when installed.
 pub(crate) fn query(extra: &[&str]) -> Result<()> {
+    million_event_bench(
+        "query",
+        "query benchmark (collector/benches/query.rs)",
+        extra,
+    )
+}
+
+/// Every report through the API against its own pipelines, over the same
+/// million events (`collector/benches/reports.rs`).
+pub(crate) fn reports(extra: &[&str]) -> Result<()> {
+    million_event_bench(
+        "reports",
+        "reports benchmark (collector/benches/reports.rs)",
+        extra,
+    )
+}
+
+/// A benchmark of `collector/benches/<name>.rs` over the million-event data
+/// set, on SecantusDB's Rust server when installed.
+fn million_event_bench(name: &str, what: &str, extra: &[&str]) -> Result<()> {
     let (uri, _store) = match env_store_uri() {
         Some(uri) => (uri, None),
         None => match rust_store() {
@@ -67,16 +87,9 @@ pub(crate) fn query(extra: &[&str]) -> Result<()> {
             }
         },
     };
-    step("query benchmark (collector/benches/query.rs)");
+    step(what);
     run(cargo()
-        .args([
-            "bench",
-            "-p",
-            "usagelens-collector",
-            "--bench",
-            "query",
-            "--",
-        ])
+        .args(["bench", "-p", "usagelens-collector", "--bench", name, "--"])
         .args(extra)
         .env("MONGODB_URI", &uri))?;
     Ok(())

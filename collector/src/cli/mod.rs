@@ -9,6 +9,7 @@ use tracing_subscriber::EnvFilter;
 mod apps;
 mod query;
 mod report;
+mod report_tables;
 mod table;
 
 use crate::config::{LogFormat, ServeConfig, StoreConfig};

@@ -460,7 +460,7 @@ mod tests {
             ),
             (
                 r#"{"app": "d", "measures": ["count", {"fn": "p42", "of": "x"}]}"#,
-                "measures[1].fn: `p42` is not a function: use sum, avg,",
+                "measures[1].fn: `p42` is not a function: use count, sum, avg,",
             ),
             (
                 r#"{"app": "d", "measures": [{"fn": "sum", "of": "$x"}]}"#,
