@@ -183,7 +183,18 @@ mod tests {
             .spawn()
             .unwrap();
         let mark = std::process::id().to_string();
-        let found = marked("USAGELENS_PROCESSES_TEST", &mark);
+        // Until the child has exec'd, /proc shows it with this process's
+        // environment (no mark): on a busy machine that takes a moment.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let found = loop {
+            let found = marked("USAGELENS_PROCESSES_TEST", &mark);
+            if !found.is_empty() && found[0].cmdline.starts_with("sleep")
+                || std::time::Instant::now() > deadline
+            {
+                break found;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
         assert_eq!(
             found.iter().map(|p| p.pid).collect::<Vec<_>>(),
             [child.id()]
