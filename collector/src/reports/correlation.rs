@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use usagelens_protocol::Timestamp;
 
-use super::{event_type, name, Runner, Scope};
+use super::{dim_filter, event_type, name, Runner, Scope};
 use crate::apps::AppId;
 use crate::query::{self, EventType, Filter, Func, Measure, Name, Op, QueryError, QueryRequest};
 use crate::store::Store;
@@ -268,20 +268,11 @@ pub(super) async fn run(
         Outcome::Type(t) => oq.types = Some(vec![t.clone()]),
         Outcome::Widget(w) => {
             oq.types = Some(vec![event_type("click")]);
-            oq.filters.push(Filter {
-                dim: Some(name("widget")),
-                metric: None,
-                op: Op::Eq,
-                value: json!(w),
-            });
+            oq.filters.push(dim_filter("widget", Op::Eq, json!(w)));
         }
         Outcome::Events | Outcome::Duration => {
-            oq.filters.push(Filter {
-                dim: Some(name("type")),
-                metric: None,
-                op: Op::Nin,
-                value: json!(NOT_USAGE),
-            });
+            oq.filters
+                .push(dim_filter("type", Op::Nin, json!(NOT_USAGE)));
             if r.outcome == Outcome::Duration {
                 oq.measures = vec![Measure::FirstSeen, Measure::LastSeen];
             }

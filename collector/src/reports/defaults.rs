@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use usagelens_protocol::Timestamp;
 
-use super::{desc, event_type, name, Runner, Scope};
+use super::{desc, dim_filter, event_type, name, Runner, Scope};
 use crate::apps::AppId;
 use crate::query::{self, Filter, Measure, Op, QueryError, QueryRequest};
 use crate::store::Store;
@@ -67,15 +67,6 @@ pub struct DefaultsRequest {
     limit: usize,
 }
 
-fn eq(dim: &str, value: Value) -> Filter {
-    Filter {
-        dim: Some(name(dim)),
-        metric: None,
-        op: Op::Eq,
-        value,
-    }
-}
-
 pub(super) fn parse(body: &[u8], now_ms: i64) -> Result<DefaultsRequest, QueryError> {
     let b: Body = query::parse_json(body, "", "the body is not a valid defaults report request")?;
     let min_samples = b.min_samples.unwrap_or(DEFAULT_MIN_SAMPLES);
@@ -88,10 +79,10 @@ pub(super) fn parse(body: &[u8], now_ms: i64) -> Result<DefaultsRequest, QueryEr
     }
     let mut filters = b.filters;
     if let Some(p) = b.page {
-        filters.push(eq("page", json!(p)));
+        filters.push(dim_filter("page", Op::Eq, json!(p)));
     }
     if let Some(c) = b.control {
-        filters.push(eq("control", json!(c)));
+        filters.push(dim_filter("control", Op::Eq, json!(c)));
     }
     Ok(DefaultsRequest {
         scope: Scope::new(b.app, b.from, b.to, filters, b.tz, b.explain, now_ms)?,
@@ -190,7 +181,7 @@ pub(super) async fn run(
     read(
         &mut runner,
         &base,
-        eq("trigger", json!("hide")),
+        dim_filter("trigger", Op::Eq, json!("hide")),
         &mut controls,
     )
     .await?;
@@ -198,7 +189,7 @@ pub(super) async fn run(
     read(
         &mut runner,
         &base,
-        eq("control_type", json!("custom")),
+        dim_filter("control_type", Op::Eq, json!("custom")),
         &mut controls,
     )
     .await?;

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use usagelens_protocol::Timestamp;
 
-use super::{desc, event_type, name, Runner, Scope};
+use super::{desc, dim_filter, event_type, name, Runner, Scope};
 use crate::apps::AppId;
 use crate::catalog::Catalog;
 use crate::query::{self, Filter, Func, Interval, Measure, Op, QueryError, QueryResponse};
@@ -109,12 +109,7 @@ pub(super) fn parse(body: &[u8], now_ms: i64) -> Result<LoadTimeRequest, QueryEr
     }
     let mut filters = b.filters;
     if let Some(page) = b.page {
-        filters.push(Filter {
-            dim: Some(name("page")),
-            metric: None,
-            op: Op::Eq,
-            value: Value::String(page),
-        });
+        filters.push(dim_filter("page", Op::Eq, Value::String(page)));
     }
     Ok(LoadTimeRequest {
         scope: Scope::new(b.app, b.from, b.to, filters, b.tz, b.explain, now_ms)?,

@@ -32,7 +32,7 @@ use usagelens_protocol::Timestamp;
 
 use crate::apps::AppId;
 use crate::catalog::Catalog;
-use crate::query::{self, EventType, Filter, Name, Order, QueryError, QueryRequest};
+use crate::query::{self, EventType, Filter, Name, Op, Order, QueryError, QueryRequest};
 use crate::store::json::rfc3339;
 use crate::store::Store;
 
@@ -194,6 +194,16 @@ fn name(s: &str) -> Name {
 /// An event type known to be valid.
 fn event_type(s: &str) -> EventType {
     EventType::try_from(s.to_owned()).unwrap_or_else(|e| unreachable!("{e}"))
+}
+
+/// A `where` entry on a dimension: `dim op value`.
+fn dim_filter(dim: &str, op: Op, value: serde_json::Value) -> Filter {
+    Filter {
+        dim: Some(name(dim)),
+        metric: None,
+        op,
+        value,
+    }
 }
 
 /// Descending by a column.

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use usagelens_protocol::Timestamp;
 
-use super::{desc, event_type, name, Runner, Scope};
+use super::{desc, dim_filter, event_type, name, Runner, Scope};
 use crate::apps::AppId;
 use crate::query::{
     self, Filter, Func, Interval, Measure, Op, QueryError, QueryRequest, QueryResponse,
@@ -78,15 +78,6 @@ fn of(func: Func, metric: &str) -> Measure {
     }
 }
 
-fn eq(dim: &str, value: Value) -> Filter {
-    Filter {
-        dim: Some(name(dim)),
-        metric: None,
-        op: Op::Eq,
-        value,
-    }
-}
-
 /// The browser's memory measures and their names in the answer.
 fn browser_measures() -> Vec<(Measure, &'static str)> {
     vec![
@@ -123,7 +114,7 @@ fn server_memory_measures() -> Vec<(Measure, &'static str)> {
 fn memory(s: &Scope, source: &str, measures: &[(Measure, &str)]) -> QueryRequest {
     let mut q = s.query(s.from, s.to);
     q.types = Some(vec![event_type("memory")]);
-    q.filters.push(eq("source", json!(source)));
+    q.filters.push(dim_filter("source", Op::Eq, json!(source)));
     q.measures = measures.iter().map(|(m, _)| m.clone()).collect();
     q
 }
@@ -178,12 +169,9 @@ pub(super) async fn run(
     http.measures = route_measures.iter().map(|(m, _)| m.clone()).collect();
     http.order_by = vec![desc("count")];
     let mut errors = http.clone();
-    errors.filters.push(Filter {
-        dim: Some(name("status")),
-        metric: None,
-        op: Op::Gte,
-        value: json!(500),
-    });
+    errors
+        .filters
+        .push(dim_filter("status", Op::Gte, json!(500)));
     errors.measures = vec![Measure::Count];
     let routes = runner.run(&http).await?;
     let errors = runner.run(&errors).await?;

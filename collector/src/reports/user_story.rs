@@ -21,7 +21,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use usagelens_protocol::Timestamp;
 
-use super::{desc, event_type, name, Runner, Scope};
+use super::{desc, dim_filter, event_type, name, Runner, Scope};
 use crate::apps::AppId;
 use crate::query::{
     self, Filter, Func, Interval, Measure, Op, QueryError, QueryRequest, QueryResponse,
@@ -100,17 +100,8 @@ pub(super) fn parse(body: &[u8], now_ms: i64) -> Result<UserStoryRequest, QueryE
     })
 }
 
-fn filter(dim: &str, op: Op, value: Value) -> Filter {
-    Filter {
-        dim: Some(name(dim)),
-        metric: None,
-        op,
-        value,
-    }
-}
-
 fn activity() -> Filter {
-    filter("type", Op::Nin, json!(NOT_ACTIVITY))
+    dim_filter("type", Op::Nin, json!(NOT_ACTIVITY))
 }
 
 fn count(v: &Value) -> u64 {
@@ -140,7 +131,7 @@ fn hh_mm(hour: i64) -> String {
 /// One of the user's queries: the scope's segment, the user, `tz`.
 fn mine(r: &UserStoryRequest, tz: &str) -> QueryRequest {
     let mut q = r.scope.query(r.scope.from, r.scope.to);
-    q.filters.push(filter("user", Op::Eq, json!(r.user)));
+    q.filters.push(dim_filter("user", Op::Eq, json!(r.user)));
     q.tz = Some(tz.to_owned());
     q
 }

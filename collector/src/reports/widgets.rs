@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use usagelens_protocol::Timestamp;
 
-use super::{desc, event_type, name, Runner, Scope};
+use super::{desc, dim_filter, event_type, name, Runner, Scope};
 use crate::apps::AppId;
 use crate::query::{self, Filter, Measure, Op, QueryError, QueryResponse};
 use crate::store::json::rfc3339;
@@ -68,12 +68,7 @@ pub(super) fn parse(body: &[u8], now_ms: i64) -> Result<WidgetsRequest, QueryErr
     }
     let mut filters = b.filters;
     if let Some(page) = b.page {
-        filters.push(Filter {
-            dim: Some(name("page")),
-            metric: None,
-            op: Op::Eq,
-            value: Value::String(page),
-        });
+        filters.push(dim_filter("page", Op::Eq, Value::String(page)));
     }
     Ok(WidgetsRequest {
         scope: Scope::new(b.app, b.from, b.to, filters, b.tz, b.explain, now_ms)?,

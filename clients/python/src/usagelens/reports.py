@@ -82,6 +82,15 @@ def _scope(
     return body
 
 
+def _ints(body: dict[str, Any], **values: int | None) -> None:
+    """Each given (not ``None``) value into ``body``, checked to be an int."""
+    for key, value in values.items():
+        if value is not None:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{key}: an int, not {type(value).__name__}")
+            body[key] = value
+
+
 class Reports:
     """``client.reports``: one method per report (docs/reports.md).
 
@@ -124,10 +133,7 @@ class Reports:
         body = _scope(app, from_, to, where, tz)
         if page is not None:
             body["page"] = page
-        if limit is not None:
-            if isinstance(limit, bool) or not isinstance(limit, int):
-                raise TypeError(f"limit: an int, not {type(limit).__name__}")
-            body["limit"] = limit
+        _ints(body, limit=limit)
         return self.run("widgets", body)
 
     def defaults(
@@ -151,11 +157,7 @@ class Reports:
         for key, value in (("page", page), ("control", control)):
             if value is not None:
                 body[key] = value
-        for key, num in (("min_samples", min_samples), ("limit", limit)):
-            if num is not None:
-                if isinstance(num, bool) or not isinstance(num, int):
-                    raise TypeError(f"{key}: an int, not {type(num).__name__}")
-                body[key] = num
+        _ints(body, min_samples=min_samples, limit=limit)
         return self.run("defaults", body)
 
     def load_time(
@@ -181,10 +183,7 @@ class Reports:
             if isinstance(percentiles, str):
                 percentiles = [percentiles]
             body["percentiles"] = list(percentiles)
-        if limit is not None:
-            if isinstance(limit, bool) or not isinstance(limit, int):
-                raise TypeError(f"limit: an int, not {type(limit).__name__}")
-            body["limit"] = limit
+        _ints(body, limit=limit)
         return self.run("load-time", body)
 
     def performance(
@@ -206,10 +205,7 @@ class Reports:
         body = _scope(app, from_, to, where, tz)
         if interval is not None:
             body["interval"] = interval
-        if limit is not None:
-            if isinstance(limit, bool) or not isinstance(limit, int):
-                raise TypeError(f"limit: an int, not {type(limit).__name__}")
-            body["limit"] = limit
+        _ints(body, limit=limit)
         return self.run("performance", body)
 
     def correlation(
@@ -261,9 +257,5 @@ class Reports:
             raise TypeError("user: the user's id, as identify() set it")
         body = _scope(app, from_, to, where, tz)
         body["user"] = user
-        for key, value in (("limit", limit), ("offset", offset)):
-            if value is not None:
-                if isinstance(value, bool) or not isinstance(value, int):
-                    raise TypeError(f"{key}: an int, not {type(value).__name__}")
-                body[key] = value
+        _ints(body, limit=limit, offset=offset)
         return self.run("user-story", body)
