@@ -32,7 +32,7 @@ use usagelens_collector::{serve, AppState};
 #[path = "common/dataset.rs"]
 mod dataset;
 
-use dataset::{env_usize, load, APP, QUERY_TIMEOUT};
+use dataset::{env_usize, load, Mix, APP, QUERY_TIMEOUT};
 
 fn queries() -> [(&'static str, serde_json::Value); 2] {
     let range = ("2026-11-01T00:00:00Z", "2026-11-29T00:00:00Z");
@@ -80,12 +80,12 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let db = format!("ul_bench_query_{n}");
+        let db = Mix::Query.database(n);
         let store = Store::connect(&uri, &db, WriteAck::default(), Duration::from_secs(10))
             .await
             .unwrap();
         store.ensure_indexes().await.unwrap();
-        load(&store, n).await;
+        load(&store, n, Mix::Query).await;
         let _ = usagelens_collector::apps::delete(&store, APP, false).await;
         let app = usagelens_collector::apps::create(&store, APP, &[])
             .await

@@ -1,7 +1,7 @@
 //! Reports benchmark (BENCHMARKS.md, issue 12). Run with `cargo xtask bench reports`.
 //!
-//! Over the query benchmark's million events (`common/dataset.rs`, reused
-//! when loaded), each report is timed two ways in the same run, in a
+//! Over a million events of every kind the reports read (`common/dataset.rs`,
+//! `Mix::Reports`, reused when loaded), each report is timed two ways in the same run, in a
 //! rotating order:
 //!
 //! - **API**: `POST /v1/reports/<name>` over TCP to the collector serving in
@@ -20,7 +20,7 @@ mod dataset;
 
 use std::time::{Duration, Instant};
 
-use dataset::{env_usize, load, APP, QUERY_TIMEOUT};
+use dataset::{env_usize, load, Mix, APP, QUERY_TIMEOUT};
 use futures_util::TryStreamExt;
 use mongodb::bson::Document;
 use usagelens_collector::config::ServeConfig;
@@ -44,10 +44,11 @@ fn reports() -> Vec<(&'static str, serde_json::Value)> {
         (
             "correlation",
             body(
-                serde_json::json!({"metric": {"type": "http", "of": "duration_ms"}, "outcome": "clicks", "by": "browser"}),
+                serde_json::json!({"metric": {"type": "load", "of": "total_ms"}, "outcome": "clicks", "by": "browser"}),
             ),
         ),
-        ("user-story", body(serde_json::json!({"user": "u-0"}))),
+        // A typical user (about 900 events; u-0, the busiest, has about 58 k).
+        ("user-story", body(serde_json::json!({"user": "u-100"}))),
     ]
 }
 
@@ -75,13 +76,13 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(async {
-        // The query benchmark's database: a million events loaded once serve both.
-        let db = format!("ul_bench_query_{n}");
+        // Loaded once, then reused by later runs.
+        let db = Mix::Reports.database(n);
         let store = Store::connect(&uri, &db, WriteAck::default(), Duration::from_secs(10))
             .await
             .unwrap();
         store.ensure_indexes().await.unwrap();
-        load(&store, n).await;
+        load(&store, n, Mix::Reports).await;
         let _ = usagelens_collector::apps::delete(&store, APP, false).await;
         let app = usagelens_collector::apps::create(&store, APP, &[])
             .await

@@ -25,6 +25,7 @@ pub(super) async fn post(
         )));
     };
     access.allow(r.app())?;
+    r.check_store(state.store_version().await.as_ref())?;
     Ok(Json(
         r.run(&state.store, &state.catalog, state.config.query_timeout)
             .await?,

@@ -34,7 +34,7 @@ use crate::apps::AppId;
 use crate::catalog::Catalog;
 use crate::query::{self, EventType, Filter, Name, Op, Order, QueryError, QueryRequest};
 use crate::store::json::rfc3339;
-use crate::store::Store;
+use crate::store::{ServerVersion, Store};
 
 /// The names of the reports, as `POST /v1/reports/<name>` takes them.
 pub const REPORTS: [&str; 6] = [
@@ -258,6 +258,39 @@ impl ReportRequest {
         }
     }
 
+    /// The report's name, as in its path.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Widgets(_) => "widgets",
+            Self::LoadTime(_) => "load-time",
+            Self::Performance(_) => "performance",
+            Self::UserStory(_) => "user-story",
+            Self::Correlation(_) => "correlation",
+            Self::Defaults(_) => "defaults",
+        }
+    }
+
+    /// Whether its queries use percentiles (`$percentile`, MongoDB 7.0):
+    /// load-time's phases, performance's heap and route times,
+    /// correlation's per-session median, user-story's experience.
+    fn uses_percentiles(&self) -> bool {
+        !matches!(self, Self::Widgets(_) | Self::Defaults(_))
+    }
+
+    /// Refuses, before any query runs, a report that needs percentiles on
+    /// a store known to be older than MongoDB 7.0 (as `/v1/query` does for
+    /// a percentile measure); an unknown version is let through.
+    pub(crate) fn check_store(&self, store: Option<&ServerVersion>) -> Result<(), QueryError> {
+        match store.filter(|v| v.below_floor) {
+            Some(v) if self.uses_percentiles() => Err(QueryError::StoreTooOld(format!(
+                "the `{}` report computes percentiles, which need MongoDB 7.0 ($percentile), and this collector's store is MongoDB {}: upgrade the server",
+                self.name(),
+                v.version
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// Runs it: the report's answer, with `meta`.
     pub async fn run(
         &self,
@@ -272,6 +305,58 @@ impl ReportRequest {
             Self::UserStory(r) => user_story::run(store, r, time_limit).await,
             Self::Correlation(r) => correlation::run(store, r, time_limit).await,
             Self::Defaults(r) => defaults::run(store, r, time_limit).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version(v: &str, below_floor: bool) -> ServerVersion {
+        ServerVersion {
+            version: v.into(),
+            warnings: Vec::new(),
+            below_floor,
+        }
+    }
+
+    #[test]
+    fn reports_with_percentiles_are_refused_on_an_old_store_and_the_others_run() {
+        let old = version("6.0.14", true);
+        let body = |extra: &str| format!(r#"{{"app": "d"{extra}}}"#);
+        for (name, extra, refused) in [
+            ("widgets", "", false),
+            ("defaults", "", false),
+            ("load-time", "", true),
+            ("performance", "", true),
+            (
+                "correlation",
+                r#", "metric": {"type": "load", "of": "total_ms"}"#,
+                true,
+            ),
+            ("user-story", r#", "user": "u-1""#, true),
+        ] {
+            let r = ReportRequest::parse(name, body(extra).as_bytes(), 0)
+                .unwrap()
+                .unwrap();
+            assert_eq!(r.name(), name);
+            match r.check_store(Some(&old)) {
+                Err(QueryError::StoreTooOld(m)) => {
+                    assert!(refused, "{name}: {m}");
+                    assert!(
+                        m.contains(name) && m.contains("6.0.14") && m.contains("7.0"),
+                        "{m}"
+                    );
+                }
+                Ok(()) => assert!(!refused, "{name} should be refused"),
+                Err(e) => panic!("{name}: {e}"),
+            }
+            assert!(r.check_store(Some(&version("7.0.2", false))).is_ok());
+            assert!(
+                r.check_store(None).is_ok(),
+                "an unknown version is let through"
+            );
         }
     }
 }
