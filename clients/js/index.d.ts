@@ -361,6 +361,8 @@ export interface CorrelationReport {
   metric: { type: string; of: string; per_session: "p50" };
   outcome: Outcome;
   sessions: number;
+  /** The read reached the 10,000-session limit: the first 10,000 sessions by id were joined (any past them were not). */
+  truncated: boolean;
   /** Fastest first. */
   buckets: { range: string; min: number | null; max: number | null; sessions: number; users: number; outcome_per_session: number | null }[];
   /** null below 3 sessions or with a constant side. */

@@ -6,7 +6,7 @@ use axum::Json;
 
 use super::auth::ReadAccess;
 use super::ApiError;
-use crate::reports::{ReportRequest, REPORTS};
+use crate::reports::{Context, ReportRequest, REPORTS};
 use crate::state::AppState;
 
 /// `POST /v1/reports/{name}`: the body is the report's request (docs/reports.md).
@@ -25,9 +25,12 @@ pub(super) async fn post(
         )));
     };
     access.allow(r.app())?;
-    r.check_store(state.store_version().await.as_ref())?;
-    Ok(Json(
-        r.run(&state.store, &state.catalog, state.config.query_timeout)
-            .await?,
-    ))
+    let version = state.store_version().await;
+    let cx = Context {
+        store: &state.store,
+        catalog: &state.catalog,
+        store_version: version.as_ref(),
+        time_limit: state.config.query_timeout,
+    };
+    Ok(Json(r.run(&cx).await?))
 }

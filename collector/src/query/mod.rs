@@ -45,17 +45,35 @@ pub(crate) fn check_store(
     q: &QueryRequest,
     store: Option<&ServerVersion>,
 ) -> Result<(), QueryError> {
-    let Some(v) = store.filter(|v| v.below_floor) else {
-        return Ok(());
-    };
     let percentile = q.measures.iter().enumerate().find_map(|(i, m)| match m {
         Measure::Of { func, .. } if func.percentile().is_some() => Some((i, func.as_str())),
         _ => None,
     });
     match percentile {
         None => Ok(()),
-        Some((i, f)) => Err(QueryError::StoreTooOld(format!(
-            "measures[{i}].fn: `{f}` needs MongoDB 7.0 ($percentile), and this collector's store is MongoDB {}: upgrade the server, or use sum, avg, min or max",
+        Some((i, f)) => {
+            require_percentiles(store, || format!("measures[{i}].fn: `{f}`")).map_err(|e| match e {
+                QueryError::StoreTooOld(m) => {
+                    QueryError::StoreTooOld(m + ", or use sum, avg, min or max")
+                }
+                other => other,
+            })
+        }
+    }
+}
+
+/// The one floor test for percentiles: `Err(StoreTooOld)` when `store` is
+/// known to be older than MongoDB 7.0, its message starting with `what`
+/// ("… needs MongoDB 7.0 …"); an unknown version is let through.
+pub(crate) fn require_percentiles(
+    store: Option<&ServerVersion>,
+    what: impl FnOnce() -> String,
+) -> Result<(), QueryError> {
+    match store.filter(|v| v.below_floor) {
+        None => Ok(()),
+        Some(v) => Err(QueryError::StoreTooOld(format!(
+            "{} needs MongoDB 7.0 ($percentile), and this collector's store is MongoDB {}: upgrade the server",
+            what(),
             v.version
         ))),
     }

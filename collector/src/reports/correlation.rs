@@ -4,22 +4,27 @@
 //! from fastest to slowest, and Spearman's rank correlation is computed
 //! over them. Correlation, not causation: see docs/reports.md.
 //!
-//! Three or four queries of the engine, all grouped by session (so at most
-//! the engine's 10,000 rows, i.e. sessions, are joined): the metric's
-//! median, the outcome, each session's user, and with `by` the session's
-//! values of that dimension.
+//! Three or four queries of the engine, all grouped by session: the
+//! metric's median, the outcome, each session's user, and with `by` the
+//! session's values of that dimension. At most the engine's 10,000 rows,
+//! i.e. sessions, have a speed: when the range holds more sessions with the
+//! metric, the first 10,000 by session id are read and the answer says
+//! `truncated`. The other queries read the sessions from the first to the
+//! last of those, by id, a page of 10,000 rows at a time, so every joined
+//! session has its own outcome (never a missing one read as 0, whatever
+//! the number of sessions without the metric).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{json, Value};
 use usagelens_protocol::Timestamp;
 
-use super::{dim_filter, event_type, name, Runner, Scope};
+use super::{dim_filter, event_type, name, Context, Runner, Scope};
 use crate::apps::AppId;
-use crate::query::{self, EventType, Filter, Func, Measure, Name, Op, QueryError, QueryRequest};
-use crate::store::Store;
+use crate::query::{
+    self, EventType, Filter, Func, Measure, Name, Op, Order, QueryError, QueryRequest,
+};
 
 /// Speed buckets without `edges`.
 const DEFAULT_BUCKETS: usize = 5;
@@ -28,6 +33,8 @@ const MAX_BUCKETS: usize = 20;
 const NOT_USAGE: [&str; 5] = ["load", "memory", "timing", "http", "metric"];
 /// Most groups listed with `by`.
 const MAX_GROUPS: usize = 50;
+/// Most sessions joined: the engine's row limit.
+const MAX_ROWS: usize = query::MAX_LIMIT as usize;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -107,7 +114,7 @@ impl Outcome {
 
 /// A checked `correlation` request.
 #[derive(Debug, Clone)]
-pub struct CorrelationRequest {
+pub(crate) struct CorrelationRequest {
     pub(crate) scope: Scope,
     metric_type: EventType,
     metric: Name,
@@ -235,13 +242,57 @@ fn per_session(q: &QueryRequest) -> QueryRequest {
     q
 }
 
-pub(super) async fn run(
-    store: &Store,
-    r: &CorrelationRequest,
-    time_limit: Duration,
-) -> Result<Value, QueryError> {
+/// The rows of `q` (grouped by session first) for the sessions from
+/// `bounds.0` to `bounds.1`, all of them: one query per page of the
+/// engine's row limit, by session id. A page that ends inside a session's
+/// rows leaves that session to the next page, which starts at it.
+async fn paged(
+    runner: &mut Runner<'_>,
+    q: &QueryRequest,
+    bounds: Option<(&str, &str)>,
+) -> Result<Vec<Vec<Value>>, QueryError> {
+    let Some((first, last)) = bounds else {
+        return Ok(Vec::new());
+    };
+    let session = |row: &Vec<Value>| row[0].as_str().map(str::to_owned);
+    let mut rows = Vec::new();
+    let mut from = dim_filter("session", Op::Gte, json!(first));
+    loop {
+        let mut page = q.clone();
+        page.filters.push(from);
+        page.filters
+            .push(dim_filter("session", Op::Lte, json!(last)));
+        page.order_by = vec![Order {
+            by: "session".into(),
+            desc: false,
+        }];
+        let mut got = runner.run(&page).await?.rows;
+        if got.len() < MAX_ROWS {
+            rows.append(&mut got);
+            return Ok(rows);
+        }
+        let (Some(head), Some(tail)) =
+            (got.first().and_then(session), got.last().and_then(session))
+        else {
+            rows.append(&mut got);
+            return Ok(rows);
+        };
+        if head == tail {
+            // One session filled a page (a `by` dimension with 10,000
+            // values in one session): its rows past the page are left out.
+            rows.append(&mut got);
+            from = dim_filter("session", Op::Gt, json!(tail));
+        } else {
+            got.retain(|row| row[0].as_str() != Some(tail.as_str()));
+            rows.append(&mut got);
+            from = dim_filter("session", Op::Gte, json!(tail));
+        }
+    }
+}
+
+pub(super) async fn run(cx: &Context<'_>, r: &CorrelationRequest) -> Result<Value, QueryError> {
     let s = &r.scope;
-    let mut runner = Runner::new(store, time_limit, s.explain);
+    let mut runner = Runner::new(cx, s.explain);
     let base = s.query(s.from, s.to);
 
     // How fast the app was for each session: the median of the metric.
@@ -251,13 +302,25 @@ pub(super) async fn run(
         func: Func::P50,
         of: r.metric.clone(),
     }];
-    let speed: Vec<(String, f64)> = runner
-        .run(&mq)
-        .await?
-        .rows
+    // By session id, so a truncated read is the same one every time.
+    mq.order_by = vec![Order {
+        by: "session".into(),
+        desc: false,
+    }];
+    let speed_rows = runner.run(&mq).await?.rows;
+    let truncated = speed_rows.len() >= MAX_ROWS;
+    let speed: Vec<(String, f64)> = speed_rows
         .iter()
         .filter_map(|row| Some((row[0].as_str()?.to_owned(), row[1].as_f64()?)))
         .collect();
+    // The other queries read the sessions from the first to the last read
+    // here, in pages (`paged`), so none of those is cut short by the row
+    // limit and joined as "did nothing".
+    let bounds = match (speed.first(), speed.last()) {
+        (Some(first), Some(last)) => Some((first.0.clone(), last.0.clone())),
+        _ => None,
+    };
+    let bounds = bounds.as_ref().map(|(a, b)| (a.as_str(), b.as_str()));
 
     // What each session did.
     let mut oq = per_session(&base);
@@ -283,10 +346,8 @@ pub(super) async fn run(
             .and_then(|t| Timestamp::parse_rfc3339(t).ok())
             .map(Timestamp::as_millis)
     };
-    let outcome: HashMap<String, f64> = runner
-        .run(&oq)
+    let outcome: HashMap<String, f64> = paged(&mut runner, &oq, bounds)
         .await?
-        .rows
         .iter()
         .filter_map(|row| {
             let session = row[0].as_str()?.to_owned();
@@ -304,7 +365,7 @@ pub(super) async fn run(
     uq.group_by.extend([name("user"), name("anon")]);
     uq.measures = vec![Measure::Count];
     let mut who: HashMap<String, String> = HashMap::new();
-    for row in &runner.run(&uq).await?.rows {
+    for row in &paged(&mut runner, &uq, bounds).await? {
         if let Some(session) = row[0].as_str() {
             if let Some(id) = row[1].as_str().or_else(|| row[2].as_str()) {
                 let e = who
@@ -386,7 +447,7 @@ pub(super) async fn run(
             bq.group_by.push(dim.clone());
             bq.measures = vec![Measure::Count];
             let mut sessions_of: BTreeMap<String, HashSet<String>> = BTreeMap::new();
-            for row in &runner.run(&bq).await?.rows {
+            for row in &paged(&mut runner, &bq, bounds).await? {
                 if let Some(session) = row[0].as_str() {
                     let value = match &row[1] {
                         Value::Null => continue,
@@ -425,6 +486,7 @@ pub(super) async fn run(
         "metric": {"type": r.metric_type.as_str(), "of": r.metric.as_str(), "per_session": "p50"},
         "outcome": r.outcome.describe(),
         "sessions": pairs.len(),
+        "truncated": truncated,
         "buckets": buckets,
         "spearman": {"rho": rho, "n": pairs.len()},
         "by": by,

@@ -11,16 +11,14 @@
 //! kind: samples and kept defaults, values, and defaults.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{json, Value};
 use usagelens_protocol::Timestamp;
 
-use super::{desc, dim_filter, event_type, name, Runner, Scope};
+use super::{desc, dim_filter, event_type, name, Context, Runner, Scope};
 use crate::apps::AppId;
 use crate::query::{self, Filter, Measure, Op, QueryError, QueryRequest};
-use crate::store::Store;
 
 const DEFAULT_MIN_SAMPLES: u64 = 30;
 const DEFAULT_LIMIT: u32 = 100;
@@ -61,7 +59,7 @@ struct Body {
 
 /// A checked `defaults` request.
 #[derive(Debug, Clone)]
-pub struct DefaultsRequest {
+pub(crate) struct DefaultsRequest {
     pub(crate) scope: Scope,
     min_samples: u64,
     limit: usize,
@@ -168,13 +166,9 @@ async fn read(
     Ok(())
 }
 
-pub(super) async fn run(
-    store: &Store,
-    r: &DefaultsRequest,
-    time_limit: Duration,
-) -> Result<Value, QueryError> {
+pub(super) async fn run(cx: &Context<'_>, r: &DefaultsRequest) -> Result<Value, QueryError> {
     let s = &r.scope;
-    let mut runner = Runner::new(store, time_limit, s.explain);
+    let mut runner = Runner::new(cx, s.explain);
     let base = s.query(s.from, s.to);
     let mut controls: BTreeMap<String, (Key, Control)> = BTreeMap::new();
     // The end of each page view: every native control, touched or not.

@@ -9,17 +9,14 @@
 //! (`usagelens.mark` and `usage:` measures).
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use usagelens_protocol::Timestamp;
 
-use super::{desc, dim_filter, event_type, name, Runner, Scope};
+use super::{desc, dim_filter, event_type, name, Context, Runner, Scope};
 use crate::apps::AppId;
-use crate::catalog::Catalog;
 use crate::query::{self, Filter, Func, Interval, Measure, Op, QueryError, QueryResponse};
-use crate::store::Store;
 
 /// The waterfall, in order: (phase, metric of `load`).
 const WATERFALL: [(&str, &str); 9] = [
@@ -73,7 +70,7 @@ struct Body {
 
 /// A checked `load-time` request.
 #[derive(Debug, Clone)]
-pub struct LoadTimeRequest {
+pub(crate) struct LoadTimeRequest {
     pub(crate) scope: Scope,
     percentiles: Vec<Func>,
     limit: usize,
@@ -177,14 +174,9 @@ fn phase(
     Some(Value::Object(o))
 }
 
-pub(super) async fn run(
-    store: &Store,
-    catalog: &Catalog,
-    r: &LoadTimeRequest,
-    time_limit: Duration,
-) -> Result<Value, QueryError> {
+pub(super) async fn run(cx: &Context<'_>, r: &LoadTimeRequest) -> Result<Value, QueryError> {
     let s = &r.scope;
-    let mut runner = Runner::new(store, time_limit, s.explain);
+    let mut runner = Runner::new(cx, s.explain);
     // The app's own phases: `_ms` metrics seen on `load` events.
     let standard: Vec<&str> = WATERFALL
         .iter()
@@ -192,8 +184,9 @@ pub(super) async fn run(
         .map(|(_, m)| *m)
         .chain(NOT_PHASES)
         .collect();
-    let mut custom: Vec<String> = catalog
-        .entries(store, &s.app)
+    let mut custom: Vec<String> = cx
+        .catalog
+        .entries(cx.store, &s.app)
         .await?
         .into_iter()
         .filter(|e| {

@@ -36,15 +36,51 @@ use crate::query::{self, EventType, Filter, Name, Op, Order, QueryError, QueryRe
 use crate::store::json::rfc3339;
 use crate::store::{ServerVersion, Store};
 
-/// The names of the reports, as `POST /v1/reports/<name>` takes them.
-pub const REPORTS: [&str; 6] = [
-    "widgets",
-    "defaults",
-    "load-time",
-    "performance",
-    "correlation",
-    "user-story",
+/// One report: its name, as `POST /v1/reports/<name>` takes it, and how
+/// its body is parsed. The one list of the reports: [`REPORTS`],
+/// [`ReportRequest::parse`] and [`ReportRequest::name`] all read it.
+struct Kind {
+    name: &'static str,
+    parse: fn(&[u8], i64) -> Result<Report, QueryError>,
+}
+
+const KINDS: [Kind; 6] = [
+    Kind {
+        name: "widgets",
+        parse: |b, now| Ok(Report::Widgets(widgets::parse(b, now)?)),
+    },
+    Kind {
+        name: "defaults",
+        parse: |b, now| Ok(Report::Defaults(defaults::parse(b, now)?)),
+    },
+    Kind {
+        name: "load-time",
+        parse: |b, now| Ok(Report::LoadTime(load_time::parse(b, now)?)),
+    },
+    Kind {
+        name: "performance",
+        parse: |b, now| Ok(Report::Performance(performance::parse(b, now)?)),
+    },
+    Kind {
+        name: "correlation",
+        parse: |b, now| Ok(Report::Correlation(correlation::parse(b, now)?)),
+    },
+    Kind {
+        name: "user-story",
+        parse: |b, now| Ok(Report::UserStory(user_story::parse(b, now)?)),
+    },
 ];
+
+/// The names of the reports, as `POST /v1/reports/<name>` takes them.
+pub const REPORTS: [&str; KINDS.len()] = {
+    let mut names = [""; KINDS.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = KINDS[i].name;
+        i += 1;
+    }
+    names
+};
 
 /// The default range: the last 7 days.
 const DEFAULT_RANGE_MS: i64 = 7 * 86_400_000;
@@ -110,9 +146,22 @@ impl Scope {
     }
 }
 
+/// What a report runs against.
+pub(crate) struct Context<'a> {
+    pub(crate) store: &'a Store,
+    /// The dimension catalog (load-time's custom phases).
+    pub(crate) catalog: &'a Catalog,
+    /// The store's MongoDB version, when known: every query is checked
+    /// against it ([`query::check_store`]) before it runs.
+    pub(crate) store_version: Option<&'a ServerVersion>,
+    /// For the report as a whole.
+    pub(crate) time_limit: Duration,
+}
+
 /// Runs the queries of a report, counting them and their time for `meta`.
 pub(crate) struct Runner<'a> {
     store: &'a Store,
+    store_version: Option<&'a ServerVersion>,
     time_limit: Duration,
     started: Instant,
     queries: u32,
@@ -121,10 +170,11 @@ pub(crate) struct Runner<'a> {
 }
 
 impl<'a> Runner<'a> {
-    pub(crate) fn new(store: &'a Store, time_limit: Duration, explain: bool) -> Self {
+    pub(crate) fn new(cx: &Context<'a>, explain: bool) -> Self {
         Self {
-            store,
-            time_limit,
+            store: cx.store,
+            store_version: cx.store_version,
+            time_limit: cx.time_limit,
             started: Instant::now(),
             queries: 0,
             pipelines: explain.then(Vec::new),
@@ -132,11 +182,14 @@ impl<'a> Runner<'a> {
     }
 
     /// Runs `q` under what is left of the report's time limit: a report as
-    /// a whole runs at most as long as one query may.
+    /// a whole runs at most as long as one query may. A query the store
+    /// cannot run (a percentile on MongoDB < 7.0) is refused first, as
+    /// `/v1/query` refuses it.
     pub(crate) async fn run(
         &mut self,
         q: &QueryRequest,
     ) -> Result<query::QueryResponse, QueryError> {
+        query::check_store(q, self.store_version)?;
         self.queries += 1;
         let left = self.time_limit.saturating_sub(self.started.elapsed());
         if left.is_zero() {
@@ -216,18 +269,20 @@ fn desc(by: &str) -> Order {
 
 /// A report's request, parsed and checked.
 #[derive(Debug, Clone)]
-pub enum ReportRequest {
-    /// `widgets`.
+pub struct ReportRequest {
+    /// Its name, from [`KINDS`].
+    name: &'static str,
+    report: Report,
+}
+
+/// The parsed body of each report.
+#[derive(Debug, Clone)]
+enum Report {
     Widgets(widgets::WidgetsRequest),
-    /// `load-time`.
     LoadTime(load_time::LoadTimeRequest),
-    /// `performance`.
     Performance(performance::PerformanceRequest),
-    /// `user-story`.
     UserStory(user_story::UserStoryRequest),
-    /// `correlation`.
     Correlation(correlation::CorrelationRequest),
-    /// `defaults`.
     Defaults(defaults::DefaultsRequest),
 }
 
@@ -235,76 +290,64 @@ impl ReportRequest {
     /// The request for report `name`; `Ok(None)` when there is no such
     /// report. `now_ms` sets the default range.
     pub fn parse(name: &str, body: &[u8], now_ms: i64) -> Result<Option<Self>, QueryError> {
-        Ok(match name {
-            "widgets" => Some(Self::Widgets(widgets::parse(body, now_ms)?)),
-            "load-time" => Some(Self::LoadTime(load_time::parse(body, now_ms)?)),
-            "performance" => Some(Self::Performance(performance::parse(body, now_ms)?)),
-            "user-story" => Some(Self::UserStory(user_story::parse(body, now_ms)?)),
-            "correlation" => Some(Self::Correlation(correlation::parse(body, now_ms)?)),
-            "defaults" => Some(Self::Defaults(defaults::parse(body, now_ms)?)),
-            _ => None,
-        })
+        let Some(kind) = KINDS.iter().find(|k| k.name == name) else {
+            return Ok(None);
+        };
+        Ok(Some(Self {
+            name: kind.name,
+            report: (kind.parse)(body, now_ms)?,
+        }))
     }
 
     /// The app it reads.
     pub(crate) fn app(&self) -> &AppId {
-        match self {
-            Self::Widgets(r) => &r.scope.app,
-            Self::LoadTime(r) => &r.scope.app,
-            Self::Performance(r) => &r.scope.app,
-            Self::UserStory(r) => &r.scope.app,
-            Self::Correlation(r) => &r.scope.app,
-            Self::Defaults(r) => &r.scope.app,
+        match &self.report {
+            Report::Widgets(r) => &r.scope.app,
+            Report::LoadTime(r) => &r.scope.app,
+            Report::Performance(r) => &r.scope.app,
+            Report::UserStory(r) => &r.scope.app,
+            Report::Correlation(r) => &r.scope.app,
+            Report::Defaults(r) => &r.scope.app,
         }
     }
 
     /// The report's name, as in its path.
     pub fn name(&self) -> &'static str {
-        match self {
-            Self::Widgets(_) => "widgets",
-            Self::LoadTime(_) => "load-time",
-            Self::Performance(_) => "performance",
-            Self::UserStory(_) => "user-story",
-            Self::Correlation(_) => "correlation",
-            Self::Defaults(_) => "defaults",
-        }
+        self.name
     }
 
     /// Whether its queries use percentiles (`$percentile`, MongoDB 7.0):
     /// load-time's phases, performance's heap and route times,
-    /// correlation's per-session median, user-story's experience.
+    /// correlation's per-session median, user-story's experience. The
+    /// [`Runner`] checks every query as well, so a report missed here
+    /// still gets the same clear refusal, only after its earlier queries.
     fn uses_percentiles(&self) -> bool {
-        !matches!(self, Self::Widgets(_) | Self::Defaults(_))
+        !matches!(self.report, Report::Widgets(_) | Report::Defaults(_))
     }
 
     /// Refuses, before any query runs, a report that needs percentiles on
     /// a store known to be older than MongoDB 7.0 (as `/v1/query` does for
     /// a percentile measure); an unknown version is let through.
     pub(crate) fn check_store(&self, store: Option<&ServerVersion>) -> Result<(), QueryError> {
-        match store.filter(|v| v.below_floor) {
-            Some(v) if self.uses_percentiles() => Err(QueryError::StoreTooOld(format!(
-                "the `{}` report computes percentiles, which need MongoDB 7.0 ($percentile), and this collector's store is MongoDB {}: upgrade the server",
-                self.name(),
-                v.version
-            ))),
-            _ => Ok(()),
+        if !self.uses_percentiles() {
+            return Ok(());
         }
+        query::require_percentiles(store, || {
+            format!("the `{}` report computes percentiles: it", self.name)
+        })
     }
 
-    /// Runs it: the report's answer, with `meta`.
-    pub async fn run(
-        &self,
-        store: &Store,
-        catalog: &Catalog,
-        time_limit: Duration,
-    ) -> Result<serde_json::Value, QueryError> {
-        match self {
-            Self::Widgets(r) => widgets::run(store, r, time_limit).await,
-            Self::LoadTime(r) => load_time::run(store, catalog, r, time_limit).await,
-            Self::Performance(r) => performance::run(store, r, time_limit).await,
-            Self::UserStory(r) => user_story::run(store, r, time_limit).await,
-            Self::Correlation(r) => correlation::run(store, r, time_limit).await,
-            Self::Defaults(r) => defaults::run(store, r, time_limit).await,
+    /// Runs it: the report's answer, with `meta`. A report that needs
+    /// percentiles is refused on an older store before any query runs.
+    pub(crate) async fn run(&self, cx: &Context<'_>) -> Result<serde_json::Value, QueryError> {
+        self.check_store(cx.store_version)?;
+        match &self.report {
+            Report::Widgets(r) => widgets::run(cx, r).await,
+            Report::LoadTime(r) => load_time::run(cx, r).await,
+            Report::Performance(r) => performance::run(cx, r).await,
+            Report::UserStory(r) => user_story::run(cx, r).await,
+            Report::Correlation(r) => correlation::run(cx, r).await,
+            Report::Defaults(r) => defaults::run(cx, r).await,
         }
     }
 }

@@ -6,18 +6,16 @@
 //! and those of them with a 5xx status; server `memory` samples by bucket.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use usagelens_protocol::Timestamp;
 
-use super::{desc, dim_filter, event_type, name, Runner, Scope};
+use super::{desc, dim_filter, event_type, name, Context, Runner, Scope};
 use crate::apps::AppId;
 use crate::query::{
     self, Filter, Func, Interval, Measure, Op, QueryError, QueryRequest, QueryResponse,
 };
-use crate::store::Store;
 
 const DEFAULT_LIMIT: u32 = 50;
 const MAX_LIMIT: u32 = 1000;
@@ -48,7 +46,7 @@ struct Body {
 
 /// A checked `performance` request.
 #[derive(Debug, Clone)]
-pub struct PerformanceRequest {
+pub(crate) struct PerformanceRequest {
     pub(crate) scope: Scope,
     interval: Interval,
     limit: usize,
@@ -137,13 +135,9 @@ fn objects(r: &QueryResponse, keys: &[&str], measures: &[(Measure, &str)]) -> Ve
         .collect()
 }
 
-pub(super) async fn run(
-    store: &Store,
-    r: &PerformanceRequest,
-    time_limit: Duration,
-) -> Result<Value, QueryError> {
+pub(super) async fn run(cx: &Context<'_>, r: &PerformanceRequest) -> Result<Value, QueryError> {
     let s = &r.scope;
-    let mut runner = Runner::new(store, time_limit, s.explain);
+    let mut runner = Runner::new(cx, s.explain);
 
     let browser = browser_measures();
     let mut series = memory(s, "browser", &browser);

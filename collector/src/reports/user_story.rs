@@ -21,7 +21,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use usagelens_protocol::Timestamp;
 
-use super::{desc, dim_filter, event_type, name, Runner, Scope};
+use super::{desc, dim_filter, event_type, name, Context, Runner, Scope};
 use crate::apps::AppId;
 use crate::query::{
     self, Filter, Func, Interval, Measure, Op, QueryError, QueryRequest, QueryResponse,
@@ -69,7 +69,7 @@ struct Body {
 
 /// A checked `user-story` request.
 #[derive(Debug, Clone)]
-pub struct UserStoryRequest {
+pub(crate) struct UserStoryRequest {
     pub(crate) scope: Scope,
     user: String,
     limit: usize,
@@ -147,13 +147,9 @@ fn action_counts(r: &QueryResponse) -> HashMap<String, u64> {
     out
 }
 
-pub(super) async fn run(
-    store: &Store,
-    r: &UserStoryRequest,
-    time_limit: Duration,
-) -> Result<Value, QueryError> {
+pub(super) async fn run(cx: &Context<'_>, r: &UserStoryRequest) -> Result<Value, QueryError> {
     let s = &r.scope;
-    let mut runner = Runner::new(store, time_limit, s.explain);
+    let mut runner = Runner::new(cx, s.explain);
 
     // The user's own time zone: the `tz` their browser sends most often.
     let mut tzq = mine(r, "UTC");
@@ -352,7 +348,13 @@ pub(super) async fn run(
         );
     }
 
-    let sequences = sequences(store, r, &tz, time_limit.saturating_sub(runner.elapsed())).await?;
+    let sequences = sequences(
+        cx.store,
+        r,
+        &tz,
+        cx.time_limit.saturating_sub(runner.elapsed()),
+    )
+    .await?;
     let mut meta = runner.meta(s);
     meta["queries"] = json!(runner.queries() + 1);
     Ok(json!({

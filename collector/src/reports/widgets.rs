@@ -9,17 +9,15 @@
 //! in the range too.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{json, Value};
 use usagelens_protocol::Timestamp;
 
-use super::{desc, dim_filter, event_type, name, Runner, Scope};
+use super::{desc, dim_filter, event_type, name, Context, Runner, Scope};
 use crate::apps::AppId;
 use crate::query::{self, Filter, Measure, Op, QueryError, QueryResponse};
 use crate::store::json::rfc3339;
-use crate::store::Store;
 
 /// Rows of `widgets` and of `least_used` without a `limit`.
 const DEFAULT_LIMIT: u32 = 50;
@@ -55,7 +53,7 @@ struct Body {
 
 /// A checked `widgets` request.
 #[derive(Debug, Clone)]
-pub struct WidgetsRequest {
+pub(crate) struct WidgetsRequest {
     pub(crate) scope: Scope,
     limit: usize,
 }
@@ -94,13 +92,9 @@ fn clicks_by_widget(r: &QueryResponse) -> HashMap<&str, u64> {
         .collect()
 }
 
-pub(super) async fn run(
-    store: &Store,
-    r: &WidgetsRequest,
-    time_limit: Duration,
-) -> Result<Value, QueryError> {
+pub(super) async fn run(cx: &Context<'_>, r: &WidgetsRequest) -> Result<Value, QueryError> {
     let s = &r.scope;
-    let mut runner = Runner::new(store, time_limit, s.explain);
+    let mut runner = Runner::new(cx, s.explain);
     let clicks = |from: i64, to: i64, group_by: &[&str], measures: Vec<Measure>| {
         let mut q = s.query(from, to);
         q.types = Some(vec![event_type("click")]);

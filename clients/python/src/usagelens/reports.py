@@ -227,7 +227,9 @@ class Reports:
         (``"clicks"`` (default), ``"events"``, ``"pages"``, ``"duration"``,
         ``{"widget": name}`` or ``{"type": event type}``): ``buckets`` from
         fastest to slowest (quantiles, or ``edges``), ``spearman`` and, with
-        ``by``, per value of a session dimension. Correlation, not causation."""
+        ``by``, per value of a session dimension; ``truncated`` when the read
+        reached the 10,000-session limit (the first 10,000 by id are joined).
+        Correlation, not causation."""
         body = _scope(app, from_, to, where, tz)
         for key, value in (("metric", metric), ("outcome", outcome), ("by", by), ("buckets", buckets)):
             if value is not None:
