@@ -29,6 +29,7 @@ struct Record {
     last_error: Option<String>,
     done: bool,
     stopped: bool,
+    lease: Option<&'static str>,
 }
 
 /// One job's health, as `/readyz` answers it.
@@ -53,6 +54,11 @@ pub(crate) struct JobReport {
     pub(crate) since_alive_ms: u64,
     /// Whether the job finished its work (it runs no more, healthily).
     pub(crate) done: bool,
+    /// For a job that runs on one collector at a time: `held` (this
+    /// collector runs it) or `standby` (another does; this one takes over
+    /// if that one stops).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) lease: Option<&'static str>,
 }
 
 /// A job's handle on its own health record.
@@ -81,6 +87,7 @@ impl Health {
             last_error: None,
             done: false,
             stopped: false,
+            lease: None,
         };
         self.lock().insert(name, record);
         Beat {
@@ -110,6 +117,7 @@ impl Health {
                     last_error: r.last_error.clone(),
                     since_alive_ms: since.as_millis() as u64,
                     done: r.done,
+                    lease: r.lease,
                 }
             })
             .collect()
@@ -155,6 +163,20 @@ impl Beat {
     /// `n` periods were skipped by a step that overran.
     pub(crate) fn missed(&self, n: u64) {
         self.update(|r| r.missed += n);
+    }
+
+    /// A singleton job holds its lease: its steps run here.
+    pub(crate) fn holding(&self) {
+        self.update(|r| r.lease = Some("held"));
+    }
+
+    /// A singleton job whose lease another collector holds: alive (it
+    /// checks the lease every renewal period), no step run.
+    pub(crate) fn standby(&self) {
+        self.update(|r| {
+            r.lease = Some("standby");
+            r.last_alive = Instant::now();
+        });
     }
 
     /// The job finished its work for good.

@@ -23,7 +23,7 @@
 //! | HTTP | `http/` | the router, one error type, auth, CORS, assets, a thin handler per surface |
 //! | jobs | `jobs/` | supervised background loops with a cancellation token and a health deadline |
 //! | state | `state.rs` | what handlers and jobs share |
-//! | domain | [`ingest`], [`query`], [`reports`], `export/`, [`catalog`], [`apps`], `limits.rs`, [`beacon`], `health.rs`, [`config`] | the work, without HTTP |
+//! | domain | [`ingest`], [`query`], [`reports`], `export/`, [`catalog`], [`apps`], [`lease`], [`clock`], `limits.rs`, [`beacon`], `health.rs`, [`config`] | the work, without HTTP |
 //! | storage | [`store`] | the only place that names a collection or reads a MongoDB error code |
 //!
 //! ## Run it in-process
@@ -61,10 +61,12 @@ mod state;
 pub mod apps;
 pub mod beacon;
 pub mod catalog;
+pub mod clock;
 pub mod config;
 mod export;
 mod health;
 pub mod ingest;
+pub mod lease;
 mod limits;
 pub mod query;
 pub mod reports;

@@ -17,10 +17,17 @@
 //! | `catalog-flush` | `maintenance.rs` | writes the dimension catalog; once more at shutdown |
 //! | `limits-prune` | `maintenance.rs` | forgets rate-limit keys whose buckets are full again |
 //!
-//! Later issues add the rollup builder, the alert evaluator and the spool
-//! replay here, the singleton ones under a MongoDB lease.
+//! A job that must run on one collector at a time when several share a
+//! store is spawned with [`Supervisor::spawn_singleton`] and a
+//! [`Lease`](crate::lease::Lease): it steps only where the lease is held,
+//! keeps it every third of its time to live (during a step too, and drops
+//! the step if it is lost), shows `lease: held | standby` in `/readyz`, and
+//! releases it at shutdown. Later issues add the rollup builder, the alert
+//! evaluator and the spool replay here, the first two as singletons.
 
 mod maintenance;
+#[cfg(test)]
+mod singleton_tests;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -31,6 +38,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 use crate::health::{Beat, Health, Progress};
+use crate::lease::Lease;
 pub(crate) use maintenance::{CatalogFlush, Indexes, LimitsPrune};
 
 /// What a step says about the job's future.
@@ -91,8 +99,31 @@ impl Supervisor {
     pub(crate) fn spawn<J: Job>(&mut self, job: J) {
         let beat = self.health.register(J::NAME, job.every(), job.deadline());
         let cancel = self.cancel.child_token();
-        let handle = tokio::spawn(run(job, cancel, beat));
+        let handle = tokio::spawn(run(job, cancel, beat, None));
         self.tasks.push((J::NAME, handle));
+    }
+
+    /// Starts `job` on its own task, on one collector at a time: its steps
+    /// run only while `lease` is held here (taken at once if free, kept
+    /// between and during steps, a step dropped if it is lost), and at
+    /// shutdown the lease is released so another collector takes over at
+    /// once.
+    // Its first job is the rollup builder (issue 13); tested on its own until then.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn spawn_singleton<J: Job>(&mut self, job: J, lease: Lease) {
+        let beat = self.health.register(J::NAME, job.every(), job.deadline());
+        let cancel = self.cancel.child_token();
+        let handle = tokio::spawn(run(job, cancel, beat, Some(lease)));
+        self.tasks.push((J::NAME, handle));
+    }
+
+    /// Aborts every job at once, as if the process died: no last step, no
+    /// release of a lease.
+    #[cfg(test)]
+    pub(crate) fn kill(self) {
+        for (_, handle) in self.tasks {
+            handle.abort();
+        }
     }
 
     /// Cancels every job and waits until `deadline` for each to finish
@@ -126,7 +157,7 @@ impl Drop for StopOnDrop {
     }
 }
 
-async fn run<J: Job>(mut job: J, cancel: CancellationToken, beat: Beat) {
+async fn run<J: Job>(mut job: J, cancel: CancellationToken, beat: Beat, mut lease: Option<Lease>) {
     let guard = StopOnDrop(beat);
     let beat = &guard.0;
     let progress = beat.progress();
@@ -135,23 +166,59 @@ async fn run<J: Job>(mut job: J, cancel: CancellationToken, beat: Beat) {
     let mut tick = tokio::time::interval_at(Instant::now() + every, every);
     // A tick late for another reason (a busy runtime) runs once, not in a burst.
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    loop {
+    // A singleton job keeps its lease between and during its steps, the
+    // first time at once.
+    let renew_every = lease
+        .as_ref()
+        .map_or(Duration::from_secs(3600), Lease::renew_every)
+        .max(Duration::from_millis(1));
+    let mut renew = tokio::time::interval(renew_every);
+    renew.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    'steps: loop {
         tokio::select! {
             biased;
             () = cancel.cancelled() => break,
+            _ = renew.tick(), if lease.is_some() => {
+                if let Some(l) = lease.as_mut() {
+                    keep::<J>(l, renew_every, beat).await;
+                }
+                continue;
+            }
             _ = tick.tick() => {}
         }
+        if lease.as_ref().is_some_and(|l| !l.is_held()) {
+            // Another collector runs it (or the store cannot say).
+            continue;
+        }
         let started = Instant::now();
-        let outcome = tokio::select! {
-            biased;
-            () = cancel.cancelled() => break,
-            outcome = job.step(&progress) => outcome,
+        let outcome = {
+            let step = job.step(&progress);
+            tokio::pin!(step);
+            loop {
+                tokio::select! {
+                    biased;
+                    () = cancel.cancelled() => break 'steps,
+                    outcome = &mut step => break outcome,
+                    _ = renew.tick(), if lease.is_some() => {
+                        if let Some(l) = lease.as_mut() {
+                            keep::<J>(l, renew_every, beat).await;
+                            if !l.is_held() {
+                                // Dropped: steps are cancellation-safe, and
+                                // the new holder redoes what this one did not.
+                                tracing::warn!(job = J::NAME, "lost the lease mid-step; the step is dropped");
+                                break Err("lost its lease mid-step to another collector".to_owned());
+                            }
+                        }
+                    }
+                }
+            }
         };
         match outcome {
             Ok(Step::Continue) => beat.ok(),
             Ok(Step::Done) => {
                 beat.done();
                 tracing::debug!(job = J::NAME, "job done");
+                release::<J>(&mut lease).await;
                 return;
             }
             Err(e) => {
@@ -172,7 +239,40 @@ async fn run<J: Job>(mut job: J, cancel: CancellationToken, beat: Beat) {
             tick.reset_at(started + every * (overran + 1));
         }
     }
-    job.finish().await;
+    // A singleton job's last step runs only where it ran.
+    if lease.as_ref().is_none_or(Lease::is_held) {
+        job.finish().await;
+    }
+    release::<J>(&mut lease).await;
+}
+
+/// Renews or takes the lease, within one renewal period, and records what
+/// this collector's part is now.
+async fn keep<J: Job>(lease: &mut Lease, within: Duration, beat: &Beat) {
+    match tokio::time::timeout(within, lease.keep()).await {
+        Ok(Ok(true)) => beat.holding(),
+        Ok(Ok(false)) => beat.standby(),
+        Ok(Err(e)) => {
+            tracing::warn!(job = J::NAME, error = %e, "cannot keep the lease");
+            beat.failed(format!("cannot keep its lease: {}", e.class()));
+        }
+        Err(_) => {
+            tracing::warn!(
+                job = J::NAME,
+                "the store did not answer the lease in {within:?}"
+            );
+            beat.failed("cannot keep its lease: the store did not answer in time".into());
+        }
+    }
+}
+
+/// Gives a singleton job's lease up, so another collector takes over at once.
+async fn release<J: Job>(lease: &mut Option<Lease>) {
+    if let Some(l) = lease.as_mut() {
+        if let Err(e) = l.release().await {
+            tracing::warn!(job = J::NAME, error = %e, "cannot release the lease; it expires in {:?}", l.ttl());
+        }
+    }
 }
 
 #[cfg(test)]

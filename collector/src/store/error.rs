@@ -87,6 +87,8 @@ impl From<mongodb::error::Error> for StoreError {
             ErrorKind::Write(WriteFailure::WriteError(w)) if w.code == DUPLICATE_KEY => {
                 Self::DuplicateKey(msg)
             }
+            // `findAndModify` with `upsert` reports a collision as a command error.
+            ErrorKind::Command(c) if c.code == DUPLICATE_KEY => Self::DuplicateKey(msg),
             ErrorKind::Write(WriteFailure::WriteConcernError(_)) => Self::Unavailable(msg),
             ErrorKind::Command(c) if c.code == MAX_TIME_MS_EXPIRED => Self::TimeLimitExceeded(msg),
             // A hinted index that does not exist yet: `ensure_indexes` has

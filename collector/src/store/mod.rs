@@ -7,6 +7,7 @@
 //! | `Events` (`events.rs`) | `events`: one document per event, `_id` = `"<app>:<event id>"` |
 //! | `Apps` (`apps.rs`) | `apps`: one document per app, `_id` = the app id |
 //! | `Catalog` (`catalog.rs`) | `catalog`: one document per (app, dimension or metric name) |
+//! | `Leases` (`leases.rs`) | `leases`: one document per singleton job, `_id` = the job's name |
 //! | [`StoreError`] (`error.rs`) | error classes: retryable, duplicate key, time limit |
 //! | `json.rs` | stored values as the API's JSON |
 //! | `version.rs` | the server's version (`buildInfo`) against the floor, MongoDB 7.0 |
@@ -18,6 +19,7 @@ mod catalog;
 mod error;
 mod events;
 pub(crate) mod json;
+mod leases;
 mod version;
 
 use std::time::Duration;
@@ -32,6 +34,8 @@ pub(crate) use apps::{AppRecord, Apps, OriginsChange};
 pub(crate) use catalog::{Catalog, Field, Sighting};
 pub use error::StoreError;
 pub(crate) use events::{EventKey, EventScan, Events, APP_TS_ID};
+pub use leases::LeaseRecord;
+pub(crate) use leases::Leases;
 pub(crate) use version::ServerVersion;
 
 /// Collection of event documents.
@@ -40,6 +44,8 @@ const EVENTS: &str = "events";
 const APPS: &str = "apps";
 /// Collection of the dimension catalog.
 const CATALOG: &str = "catalog";
+/// Collection of the singleton jobs' leases.
+const LEASES: &str = "leases";
 
 /// How writes are acknowledged.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +84,7 @@ pub struct Store {
     events: Events,
     apps: Apps,
     catalog: Catalog,
+    leases: Leases,
 }
 
 impl Store {
@@ -115,6 +122,16 @@ impl Store {
             ),
             apps: Apps::new(typed(APPS)),
             catalog: Catalog::new(typed(CATALOG)),
+            // Whatever `write_ack` says: a lease acknowledged by a primary
+            // alone could be rolled back and granted twice.
+            leases: Leases::new(
+                db.collection_with_options(
+                    LEASES,
+                    CollectionOptions::builder()
+                        .write_concern(WriteAck::default().to_write_concern())
+                        .build(),
+                ),
+            ),
             db,
         }
     }
@@ -137,6 +154,11 @@ impl Store {
     /// The dimension catalog.
     pub(crate) fn catalog(&self) -> &Catalog {
         &self.catalog
+    }
+
+    /// The singleton jobs' leases.
+    pub(crate) fn leases(&self) -> &Leases {
+        &self.leases
     }
 
     /// Whether the store answers a ping.
