@@ -354,6 +354,8 @@ export interface CorrelationOptions extends ReportScope {
   edges?: readonly number[];
   /** Quantile buckets without `edges` (2 to 20, default 5). */
   buckets?: number;
+  /** The most sessions joined (3 to 10,000, default 10,000): fewer answer sooner. */
+  max_sessions?: number;
 }
 
 export interface CorrelationReport {
@@ -361,7 +363,7 @@ export interface CorrelationReport {
   metric: { type: string; of: string; per_session: "p50" };
   outcome: Outcome;
   sessions: number;
-  /** The read reached the 10,000-session limit: the first 10,000 sessions by id were joined (any past them were not). */
+  /** The read reached `max_sessions` (default 10,000): the first sessions by id were joined (any past them were not). */
   truncated: boolean;
   /** Fastest first. */
   buckets: { range: string; min: number | null; max: number | null; sessions: number; users: number; outcome_per_session: number | null }[];

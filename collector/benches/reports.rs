@@ -13,7 +13,8 @@
 //! The figure is the median of the rounds; the goal is API / pipelines ≤
 //! 1.10. `user-story` also reads one user's events in order (its paths),
 //! which no pipeline does: its ratio includes that scan. `BENCH_EVENTS`
-//! and `BENCH_ROUNDS` change the size of the run.
+//! and `BENCH_ROUNDS` change the size of the run; `BENCH_REPORTS` (names,
+//! comma-separated) runs only those reports.
 
 #[path = "common/dataset.rs"]
 mod dataset;
@@ -122,7 +123,13 @@ fn main() {
 
         println!("\n{n} events, {rounds} rounds, the two ways in a rotating order");
         let mut summary = Vec::new();
-        for (name, body) in reports() {
+        // `BENCH_REPORTS=widgets,correlation` runs only those.
+        let only = std::env::var("BENCH_REPORTS").ok();
+        let picked = |name: &str| {
+            only.as_deref()
+                .is_none_or(|o| o.split(',').any(|n| n.trim() == name))
+        };
+        for (name, body) in reports().into_iter().filter(|(n, _)| picked(n)) {
             let mut explain = body.clone();
             explain["explain"] = serde_json::json!(true);
             let answer = post(name, &explain).await;

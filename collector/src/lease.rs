@@ -155,6 +155,16 @@ impl Lease {
             .is_some_and(|h| self.clock.now_ms() < h.until_ms.saturating_sub(margin))
     }
 
+    /// How long this handle may still count itself the holder (zero when it
+    /// does not hold the lease): until the expiry it wrote, less the margin.
+    pub fn held_for(&self) -> Duration {
+        let margin = self.margin().as_millis() as i64;
+        let left = self.held.as_ref().map_or(0, |h| {
+            h.until_ms.saturating_sub(margin) - self.clock.now_ms()
+        });
+        Duration::from_millis(left.max(0) as u64)
+    }
+
     /// The epoch of the lease this handle holds (a fencing token: writes a
     /// holder makes can carry it).
     pub fn epoch(&self) -> Option<i64> {

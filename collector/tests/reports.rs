@@ -4,14 +4,12 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::Request;
 use common::*;
 use serde_json::{json, Value};
 use usagelens_collector::apps;
-use usagelens_collector::ServeConfig;
 
 const DAY: i64 = 86_400_000;
 /// 2026-03-28T12:00:00Z: the end (`to`) of the reports' range.
@@ -1090,58 +1088,48 @@ async fn correlation_buckets_sessions_from_fast_to_slow_and_ranks_slow_loads_wit
 }
 
 #[tokio::test]
-async fn correlation_past_the_row_limit_joins_each_read_session_with_its_own_outcome() {
-    // Five queries over 40 k events take about 13 s on the local store
-    // while the machine is busy: this test is about the join, not the limit.
-    let env = TestEnv::with_config(ServeConfig {
-        rate_limit_ip: 0,
-        rate_limit_app: 0,
-        query_timeout: Duration::from_secs(120),
-        ..ServeConfig::default()
-    })
-    .await;
+async fn correlation_past_its_session_limit_joins_each_read_session_with_its_own_outcome() {
+    let env = TestEnv::new().await;
     let token = env.app.read_token.clone();
     let mut events = Vec::new();
-    // 10,020 sessions with a load and 1 to 3 clicks: 20 more than the engine's
-    // 10,000 rows. The first 10,000 by id (s00000..s09999) are joined.
+    // 120 sessions with a load and 1 to 3 clicks, 20 more than the
+    // `max_sessions` asked for: the first 100 by id (s000..s099) are joined.
     let mut truth_clicks = 0_u64;
-    for i in 0..10_020_usize {
-        let session = format!("s{i:05}");
+    for i in 0..120_usize {
+        let session = format!("s{i:03}");
         events.push(json!({"id": format!("l{i}"), "type": "load", "ts": FROM + i as i64 * 1000,
-            "props": {"session": session, "page": "/"}, "metrics": {"total_ms": 300 + (i % 97) * 10}}));
+            "props": {"session": session, "page": "/"}, "metrics": {"total_ms": 300 + (i % 37) * 10}}));
         let clicks = 1 + i % 3;
         for c in 0..clicks {
             events.push(json!({"id": format!("c{i}-{c}"), "type": "click", "ts": FROM + i as i64 * 1000 + 1 + c as i64,
                 "props": {"session": session, "widget": "export"}}));
         }
-        if i < 10_000 {
+        if i < 100 {
             truth_clicks += clicks as u64;
         }
     }
-    // 100 busier sessions without a load (no speed), their ids among the
-    // read ones (s00000b sorts after s00000): the outcome and user queries
-    // then have more than 10,000 sessions to read, and a query cut at the
-    // row limit would join the last read sessions as "no clicks".
-    for j in 0..100_i64 {
+    // Busier sessions without a load (no speed), with ids before and among
+    // the read ones (a00, s000b): ranked by clicks or by id, an outcome read
+    // not tied to the sessions read would put them first.
+    for j in 0..50_i64 {
         for c in 0..5 {
-            events.push(
-                json!({"id": format!("b{j}-{c}"), "type": "click", "ts": FROM + j * 100 + c,
-                "props": {"session": format!("s{:05}b", j * 100), "widget": "export"}}),
-            );
+            for session in [format!("a{j:02}"), format!("s{:03}b", j * 2)] {
+                events.push(json!({"id": format!("b{session}-{c}"), "type": "click", "ts": FROM + j * 100 + c,
+                    "props": {"session": session, "widget": "export"}}));
+            }
         }
     }
-    for chunk in events.chunks(1000) {
-        let r = env
-            .post_json(json!({"app": "demo", "events": chunk}).to_string())
-            .await;
-        assert_eq!(r.json["accepted"], chunk.len(), "{}", r.text);
-    }
-    let body = json!({"app": "demo", "from": FROM, "to": TO, "outcome": "clicks"});
+    let r = env
+        .post_json(json!({"app": "demo", "events": events}).to_string())
+        .await;
+    assert_eq!(r.json["accepted"], events.len(), "{}", r.text);
+    let body =
+        json!({"app": "demo", "from": FROM, "to": TO, "outcome": "clicks", "max_sessions": 100});
     let r = report(&env, &token, "correlation", body).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["truncated"], true, "{}", r.json);
-    assert_eq!(r.json["sessions"], 10_000);
-    assert_eq!(r.json["spearman"]["n"], 10_000);
+    assert_eq!(r.json["sessions"], 100);
+    assert_eq!(r.json["spearman"]["n"], 100);
     let buckets = r.json["buckets"].as_array().unwrap();
     let joined: f64 = buckets
         .iter()
@@ -1157,6 +1145,22 @@ async fn correlation_past_the_row_limit_joins_each_read_session_with_its_own_out
             .all(|b| b["outcome_per_session"].as_f64().unwrap() >= 1.0),
         "no read session joins as 0 clicks: {buckets:?}"
     );
+
+    // Below the limit nothing is cut, and the answer says so.
+    let body =
+        json!({"app": "demo", "from": FROM, "to": TO, "outcome": "clicks", "max_sessions": 200});
+    let r = report(&env, &token, "correlation", body).await;
+    assert_eq!(
+        (r.json["truncated"].clone(), r.json["sessions"].clone()),
+        (json!(false), json!(120))
+    );
+
+    for bad in [json!(2), json!(10_001), json!("100"), json!(-1)] {
+        let body = json!({"app": "demo", "from": FROM, "to": TO, "max_sessions": bad});
+        let r = report(&env, &token, "correlation", body).await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.text);
+        assert!(r.text.contains("max_sessions"), "{bad}: {}", r.text);
+    }
     env.drop_db().await;
 }
 

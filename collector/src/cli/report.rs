@@ -52,6 +52,9 @@ pub(super) struct ReportArgs {
     /// correlation: a bucket edge (repeatable, ascending); default quintiles.
     #[arg(long = "edge")]
     edges: Vec<f64>,
+    /// correlation: the most sessions joined (3 to 10000, default 10000).
+    #[arg(long)]
+    max_sessions: Option<u32>,
     /// defaults: only this control.
     #[arg(long)]
     control: Option<String>,
@@ -170,6 +173,9 @@ fn body(a: &ReportArgs, now_ms: i64) -> anyhow::Result<Value> {
     }
     if !a.edges.is_empty() {
         b["edges"] = json!(a.edges);
+    }
+    if let Some(n) = a.max_sessions {
+        b["max_sessions"] = json!(n);
     }
     if let Some(c) = &a.control {
         b["control"] = json!(c);

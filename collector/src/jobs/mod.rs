@@ -195,21 +195,30 @@ async fn run<J: Job>(mut job: J, cancel: CancellationToken, beat: Beat, mut leas
             let step = job.step(&progress);
             tokio::pin!(step);
             loop {
+                // The step may run until the lease's margin, not a moment
+                // past it, whether renewals fail, hang or are late.
+                let held_for = lease.as_ref().map_or(Duration::MAX, Lease::held_for);
+                let lost = "lost its lease mid-step (another collector may hold it)";
+                if held_for.is_zero() {
+                    tracing::warn!(
+                        job = J::NAME,
+                        "lost the lease mid-step; the step is dropped"
+                    );
+                    break Err(lost.to_owned());
+                }
                 tokio::select! {
                     biased;
                     () = cancel.cancelled() => break 'steps,
-                    outcome = &mut step => break outcome,
+                    // Before the step, so a busy step cannot starve renewals.
                     _ = renew.tick(), if lease.is_some() => {
                         if let Some(l) = lease.as_mut() {
-                            keep::<J>(l, renew_every, beat).await;
-                            if !l.is_held() {
-                                // Dropped: steps are cancellation-safe, and
-                                // the new holder redoes what this one did not.
-                                tracing::warn!(job = J::NAME, "lost the lease mid-step; the step is dropped");
-                                break Err("lost its lease mid-step to another collector".to_owned());
-                            }
+                            keep::<J>(l, renew_every.min(held_for), beat).await;
                         }
                     }
+                    // Dropped at its margin: steps are cancellation-safe, and
+                    // the new holder redoes what this one did not.
+                    () = tokio::time::sleep(held_for), if lease.is_some() => {}
+                    outcome = &mut step => break outcome,
                 }
             }
         };
@@ -239,9 +248,16 @@ async fn run<J: Job>(mut job: J, cancel: CancellationToken, beat: Beat, mut leas
             tick.reset_at(started + every * (overran + 1));
         }
     }
-    // A singleton job's last step runs only where it ran.
-    if lease.as_ref().is_none_or(Lease::is_held) {
-        job.finish().await;
+    // A singleton job's last step runs only where it ran, and only while
+    // the lease is still held.
+    match lease.as_ref().map(Lease::held_for) {
+        None => job.finish().await,
+        Some(left) if !left.is_zero() => {
+            if tokio::time::timeout(left, job.finish()).await.is_err() {
+                tracing::warn!(job = J::NAME, "the last step ran past the lease; dropped");
+            }
+        }
+        Some(_) => {}
     }
     release::<J>(&mut lease).await;
 }
@@ -249,9 +265,16 @@ async fn run<J: Job>(mut job: J, cancel: CancellationToken, beat: Beat, mut leas
 /// Renews or takes the lease, within one renewal period, and records what
 /// this collector's part is now.
 async fn keep<J: Job>(lease: &mut Lease, within: Duration, beat: &Beat) {
-    match tokio::time::timeout(within, lease.keep()).await {
-        Ok(Ok(true)) => beat.holding(),
-        Ok(Ok(false)) => beat.standby(),
+    let within = within.max(Duration::from_millis(1));
+    let kept = tokio::time::timeout(within, lease.keep()).await;
+    // What `/readyz` shows is whether this collector may step now.
+    if lease.is_held() {
+        beat.holding();
+    } else {
+        beat.standby();
+    }
+    match kept {
+        Ok(Ok(_)) => {}
         Ok(Err(e)) => {
             tracing::warn!(job = J::NAME, error = %e, "cannot keep the lease");
             beat.failed(format!("cannot keep its lease: {}", e.class()));

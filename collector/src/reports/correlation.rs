@@ -6,13 +6,13 @@
 //!
 //! Three or four queries of the engine, all grouped by session: the
 //! metric's median, the outcome, each session's user, and with `by` the
-//! session's values of that dimension. At most the engine's 10,000 rows,
-//! i.e. sessions, have a speed: when the range holds more sessions with the
-//! metric, the first 10,000 by session id are read and the answer says
-//! `truncated`. The other queries read the sessions from the first to the
-//! last of those, by id, a page of 10,000 rows at a time, so every joined
-//! session has its own outcome (never a missing one read as 0, whatever
-//! the number of sessions without the metric).
+//! session's values of that dimension. At most `max_sessions` (default
+//! and most: the engine's 10,000 rows) sessions have a speed: when the
+//! range holds more sessions with the metric, the first ones by session id
+//! are read and the answer says `truncated`. The other queries read
+//! exactly those sessions (`session in [...]`), by id a page of 10,000 rows
+//! at a time, so every joined session has its own outcome (never a missing
+//! one read as 0, whatever the number of sessions without the metric).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -85,6 +85,9 @@ struct Body {
     /// Quantile buckets without `edges`.
     #[serde(default)]
     buckets: Option<usize>,
+    /// Most sessions joined (default and most: the engine's row limit).
+    #[serde(default)]
+    max_sessions: Option<u64>,
 }
 
 /// What is counted per session.
@@ -122,6 +125,7 @@ pub(crate) struct CorrelationRequest {
     by: Option<Name>,
     edges: Option<Vec<f64>>,
     buckets: usize,
+    max_sessions: usize,
 }
 
 pub(super) fn parse(body: &[u8], now_ms: i64) -> Result<CorrelationRequest, QueryError> {
@@ -174,6 +178,12 @@ pub(super) fn parse(body: &[u8], now_ms: i64) -> Result<CorrelationRequest, Quer
     if !(2..=MAX_BUCKETS).contains(&buckets) {
         return Err(invalid(format!("buckets: 2 to {MAX_BUCKETS}")));
     }
+    let max_sessions = b.max_sessions.unwrap_or(MAX_ROWS as u64);
+    if !(3..=MAX_ROWS as u64).contains(&max_sessions) {
+        return Err(invalid(format!(
+            "max_sessions: 3 to {MAX_ROWS} (the most sessions joined; fewer answer sooner)"
+        )));
+    }
     Ok(CorrelationRequest {
         scope: Scope::new(b.app, b.from, b.to, b.filters, b.tz, b.explain, now_ms)?,
         metric_type: metric.kind,
@@ -182,6 +192,7 @@ pub(super) fn parse(body: &[u8], now_ms: i64) -> Result<CorrelationRequest, Quer
         by: b.by,
         edges: b.edges,
         buckets,
+        max_sessions: max_sessions as usize,
     })
 }
 
@@ -244,8 +255,9 @@ fn per_session(q: &QueryRequest) -> QueryRequest {
 
 /// The rows of `q` (grouped by session first) for the sessions from
 /// `bounds.0` to `bounds.1`, all of them: one query per page of the
-/// engine's row limit, by session id. A page that ends inside a session's
-/// rows leaves that session to the next page, which starts at it.
+/// engine's row limit, by session id (one page unless sessions have
+/// several rows and there are more than 10,000 of them). A page that ends inside a session's rows leaves that
+/// session to the next page, which starts at it.
 async fn paged(
     runner: &mut Runner<'_>,
     q: &QueryRequest,
@@ -267,7 +279,9 @@ async fn paged(
             desc: false,
         }];
         let mut got = runner.run(&page).await?.rows;
-        if got.len() < MAX_ROWS {
+        // Grouped by session alone, a page holds every session of the (at
+        // most 10,000) asked for; a page that reached `last` has them all.
+        if got.len() < MAX_ROWS || q.group_by.len() == 1 {
             rows.append(&mut got);
             return Ok(rows);
         }
@@ -277,6 +291,10 @@ async fn paged(
             rows.append(&mut got);
             return Ok(rows);
         };
+        if tail == last {
+            rows.append(&mut got);
+            return Ok(rows);
+        }
         if head == tail {
             // One session filled a page (a `by` dimension with 10,000
             // values in one session): its rows past the page are left out.
@@ -307,20 +325,24 @@ pub(super) async fn run(cx: &Context<'_>, r: &CorrelationRequest) -> Result<Valu
         by: "session".into(),
         desc: false,
     }];
+    mq.limit = Some(r.max_sessions as u32);
     let speed_rows = runner.run(&mq).await?.rows;
-    let truncated = speed_rows.len() >= MAX_ROWS;
+    let truncated = speed_rows.len() >= r.max_sessions;
     let speed: Vec<(String, f64)> = speed_rows
         .iter()
         .filter_map(|row| Some((row[0].as_str()?.to_owned(), row[1].as_f64()?)))
         .collect();
-    // The other queries read the sessions from the first to the last read
-    // here, in pages (`paged`), so none of those is cut short by the row
-    // limit and joined as "did nothing".
+    // The other queries read exactly the sessions read here (`$in`: one set
+    // lookup per event on MongoDB), by id in pages (`paged`), so none of
+    // them is cut short by the row limit and joined as "did nothing".
     let bounds = match (speed.first(), speed.last()) {
         (Some(first), Some(last)) => Some((first.0.clone(), last.0.clone())),
         _ => None,
     };
     let bounds = bounds.as_ref().map(|(a, b)| (a.as_str(), b.as_str()));
+    let mut base = base;
+    let ids: Vec<&str> = speed.iter().map(|(s, _)| s.as_str()).collect();
+    base.filters.push(dim_filter("session", Op::In, json!(ids)));
 
     // What each session did.
     let mut oq = per_session(&base);

@@ -217,6 +217,7 @@ class Reports:
         by: str | None = None,
         edges: Sequence[float] | None = None,
         buckets: int | None = None,
+        max_sessions: int | None = None,
         from_: TimeSpec | None = None,
         to: TimeSpec | None = None,
         where: Filter | Sequence[Filter] | None = None,
@@ -228,7 +229,8 @@ class Reports:
         ``{"widget": name}`` or ``{"type": event type}``): ``buckets`` from
         fastest to slowest (quantiles, or ``edges``), ``spearman`` and, with
         ``by``, per value of a session dimension; ``truncated`` when the read
-        reached the 10,000-session limit (the first 10,000 by id are joined).
+        reached ``max_sessions`` (default and most 10,000; the first ones by
+        session id are joined).
         Correlation, not causation."""
         body = _scope(app, from_, to, where, tz)
         for key, value in (("metric", metric), ("outcome", outcome), ("by", by), ("buckets", buckets)):
@@ -236,6 +238,7 @@ class Reports:
                 body[key] = dict(value) if isinstance(value, Mapping) else value
         if edges is not None:
             body["edges"] = list(edges)
+        _ints(body, max_sessions=max_sessions)
         return self.run("correlation", body)
 
     def user_story(
