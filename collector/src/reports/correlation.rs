@@ -20,6 +20,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use usagelens_protocol::Timestamp;
 
+use super::stats::{quantile, spearman};
 use super::{dim_filter, event_type, name, Context, Runner, Scope};
 use crate::apps::AppId;
 use crate::query::{
@@ -196,54 +197,6 @@ pub(super) fn parse(body: &[u8], now_ms: i64) -> Result<CorrelationRequest, Quer
     })
 }
 
-/// Average ranks (1-based) of `v`, ties sharing their mean rank.
-fn ranks(v: &[f64]) -> Vec<f64> {
-    let mut idx: Vec<usize> = (0..v.len()).collect();
-    idx.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
-    let mut out = vec![0.0; v.len()];
-    let mut i = 0;
-    while i < idx.len() {
-        let mut j = i;
-        while j + 1 < idx.len() && v[idx[j + 1]] == v[idx[i]] {
-            j += 1;
-        }
-        let rank = (i + j) as f64 / 2.0 + 1.0;
-        for &k in &idx[i..=j] {
-            out[k] = rank;
-        }
-        i = j + 1;
-    }
-    out
-}
-
-/// Spearman's rho (Pearson's r of the ranks); `None` below 3 pairs or with
-/// a constant side.
-fn spearman(x: &[f64], y: &[f64]) -> Option<f64> {
-    let n = x.len();
-    if n < 3 {
-        return None;
-    }
-    let (rx, ry) = (ranks(x), ranks(y));
-    let mean = (n as f64 + 1.0) / 2.0;
-    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
-    for i in 0..n {
-        let (a, b) = (rx[i] - mean, ry[i] - mean);
-        sxy += a * b;
-        sxx += a * a;
-        syy += b * b;
-    }
-    (sxx > 0.0 && syy > 0.0).then(|| sxy / (sxx * syy).sqrt())
-}
-
-/// The nearest-rank `p` quantile of sorted `v`.
-fn quantile(sorted: &[f64], p: f64) -> Option<f64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let i = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1;
-    Some(sorted[i])
-}
-
 /// A session's speed, outcome and id.
 type Pair<'a> = (f64, f64, &'a str);
 
@@ -256,8 +209,9 @@ fn per_session(q: &QueryRequest) -> QueryRequest {
 /// The rows of `q` (grouped by session first) for the sessions from
 /// `bounds.0` to `bounds.1`, all of them: one query per page of the
 /// engine's row limit, by session id (one page unless sessions have
-/// several rows and there are more than 10,000 of them). A page that ends inside a session's rows leaves that
-/// session to the next page, which starts at it.
+/// several rows and there are more than 10,000 of them). A page that ends
+/// inside a session's rows leaves that session to the next page, which
+/// starts at it.
 async fn paged(
     runner: &mut Runner<'_>,
     q: &QueryRequest,

@@ -23,6 +23,7 @@ mod correlation;
 mod defaults;
 mod load_time;
 mod performance;
+mod stats;
 mod user_story;
 mod widgets;
 
