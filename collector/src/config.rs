@@ -155,6 +155,11 @@ pub struct ServeConfig {
     #[arg(long, env = "USAGELENS_CATALOG_FLUSH", default_value = "10s", value_parser = parse_at_least_1ms)]
     pub catalog_flush: Duration,
 
+    /// How often the rollup builder rebuilds the hours ingest marked dirty
+    /// (on the one collector holding its lease). At least 1ms.
+    #[arg(long, env = "USAGELENS_ROLLUP_BUILD_EVERY", default_value = "2s", value_parser = parse_at_least_1ms)]
+    pub rollup_build_every: Duration,
+
     /// The server-side time limit of one `POST /v1/query` (MongoDB's
     /// `maxTimeMS`); past it the query answers 422 `query_too_slow`. At least 1ms.
     #[arg(long, env = "USAGELENS_QUERY_TIMEOUT", default_value = "30s", value_parser = parse_at_least_1ms)]
@@ -255,6 +260,7 @@ mod tests {
         assert_eq!(d.forwarded_for(), ForwardedFor::Ignored);
         assert_eq!(d.app_cache_ttl, Duration::from_secs(5));
         assert_eq!(d.catalog_flush, Duration::from_secs(10));
+        assert_eq!(d.rollup_build_every, Duration::from_secs(2));
         assert_eq!(d.query_timeout, Duration::from_secs(30));
         assert_eq!(d.shutdown_timeout, Duration::from_secs(30));
         assert_eq!(d.log_format, LogFormat::Text);

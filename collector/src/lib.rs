@@ -23,7 +23,7 @@
 //! | HTTP | `http/` | the router, one error type, auth, CORS, assets, a thin handler per surface |
 //! | jobs | `jobs/` | supervised background loops with a cancellation token and a health deadline |
 //! | state | `state.rs` | what handlers and jobs share |
-//! | domain | [`ingest`], [`query`], [`reports`], `export/`, [`catalog`], [`apps`], [`lease`], [`clock`], `limits.rs`, [`beacon`], `health.rs`, [`config`] | the work, without HTTP |
+//! | domain | [`ingest`], [`query`], [`reports`], [`rollups`], `export/`, [`catalog`], [`apps`], [`lease`], [`clock`], `limits.rs`, [`beacon`], `health.rs`, [`config`] | the work, without HTTP |
 //! | storage | [`store`] | the only place that names a collection or reads a MongoDB error code |
 //!
 //! ## Run it in-process
@@ -70,6 +70,7 @@ pub mod lease;
 mod limits;
 pub mod query;
 pub mod reports;
+pub mod rollups;
 
 // The storage boundary.
 pub mod store;

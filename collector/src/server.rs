@@ -6,7 +6,12 @@ use std::net::SocketAddr;
 use tokio::net::TcpListener;
 
 use crate::http;
-use crate::jobs::{CatalogFlush, Indexes, LimitsPrune, Supervisor};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::clock::SystemClock;
+use crate::jobs::{CatalogFlush, Indexes, LimitsPrune, RollupBuilder, Supervisor};
+use crate::lease::{Lease, DEFAULT_TTL};
 use crate::state::AppState;
 
 /// Serves until `shutdown` resolves, then finishes in-flight requests
@@ -36,6 +41,25 @@ pub async fn serve(
         limits: state.limits.clone(),
         every,
     });
+
+    let clock = Arc::new(SystemClock);
+    jobs.spawn_singleton(
+        RollupBuilder {
+            store: state.store.clone(),
+            clock: clock.clone(),
+            rollups: crate::rollups::builtin(),
+            every: state.config.rollup_build_every,
+            // A burst of batches into one hour is built once.
+            settle: state.config.rollup_build_every.min(Duration::from_secs(1)),
+            ensured: false,
+        },
+        Lease::new(
+            state.store.clone(),
+            crate::jobs::ROLLUP_LEASE,
+            DEFAULT_TTL,
+            clock,
+        ),
+    );
 
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let timeout = state.config.shutdown_timeout;

@@ -51,6 +51,7 @@ async fn readyz_reports_the_jobs() {
         rate_limit_ip: 0,
         rate_limit_app: 0,
         catalog_flush: Duration::from_millis(100),
+        rollup_build_every: Duration::from_millis(100),
         ..ServeConfig::default()
     })
     .await;
@@ -75,9 +76,11 @@ async fn readyz_reports_the_jobs() {
     let names: Vec<&str> = jobs.iter().map(|j| j["name"].as_str().unwrap()).collect();
     assert_eq!(
         names,
-        ["catalog-flush", "limits-prune"],
+        ["catalog-flush", "limits-prune", "rollup-builder"],
         "the indexes were created at start: no indexes job"
     );
+    // The only collector on the store holds the builder's lease.
+    assert_eq!(jobs[2]["lease"], "held", "{}", jobs[2]);
     for j in jobs {
         assert_eq!(j["healthy"], true, "{j}");
         assert!(j["runs"].as_u64().unwrap() >= 2, "{j}");

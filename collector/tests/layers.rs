@@ -33,6 +33,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("limits", 4),
     ("query", 4),
     ("reports", 4),
+    ("rollups", 4),
     ("store", 5),
 ];
 const DOMAIN: u8 = 4;

@@ -95,7 +95,7 @@ pub(super) async fn run(store: &Store, a: QueryArgs) -> anyhow::Result<()> {
     // A percentile on a store older than MongoDB 7.0 is refused as the API refuses it.
     query::check_store(&req, store.server_version().await.ok().as_ref())?;
     // The server's default time limit (`serve --query-timeout`).
-    let answer = query::run(store, &req, ServeConfig::default().query_timeout).await?;
+    let answer = crate::rollups::answer(store, &req, ServeConfig::default().query_timeout).await?;
     let (columns, rows) = (answer.columns, answer.rows);
     if a.json {
         println!("{}", serde_json::json!({"columns": columns, "rows": rows}));

@@ -27,6 +27,7 @@ mod forwarded;
 mod health;
 mod query;
 mod reports;
+mod rollups;
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -40,6 +41,7 @@ pub fn app(state: AppState) -> Router {
     let read_api = Router::new()
         .route("/v1/query", post(query::post))
         .route("/v1/reports/{name}", post(reports::post))
+        .route("/v1/rollups", get(rollups::list))
         .route("/v1/events", get(events::get))
         .route("/v1/dimensions", get(dimensions::list))
         .route("/v1/dimensions/{name}/hide", post(dimensions::hide))

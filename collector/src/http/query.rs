@@ -7,6 +7,7 @@ use axum::Json;
 use super::auth::ReadAccess;
 use super::ApiError;
 use crate::query::{self, QueryResponse};
+use crate::rollups;
 use crate::state::AppState;
 
 /// `POST /v1/query`: the body is a [`query::QueryRequest`].
@@ -19,6 +20,6 @@ pub(super) async fn post(
     access.allow(q.app())?;
     query::check_store(&q, state.store_version().await.as_ref())?;
     Ok(Json(
-        query::run(&state.store, &q, state.config.query_timeout).await?,
+        rollups::answer(&state.store, &q, state.config.query_timeout).await?,
     ))
 }

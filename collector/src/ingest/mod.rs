@@ -33,6 +33,20 @@ use crate::catalog::{BatchNames, Catalog};
 use crate::limits::Limits;
 use crate::store::Store;
 
+const HOUR_MS: i64 = 3_600_000;
+
+/// The distinct hours (epoch ms of their starts, UTC) of the events' `ts`.
+fn dirty_hours(docs: &[mongodb::bson::RawDocumentBuf]) -> Vec<i64> {
+    let mut hours: Vec<i64> = docs
+        .iter()
+        .filter_map(|d| d.get_datetime("ts").ok())
+        .map(|t| t.timestamp_millis().div_euclid(HOUR_MS) * HOUR_MS)
+        .collect();
+    hours.sort_unstable();
+    hours.dedup();
+    hours
+}
+
 /// What ingest works with; borrowed from the collector's state.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Ingest<'a> {
@@ -151,6 +165,16 @@ impl Ingest<'_> {
         let mut names = BatchNames::default();
         let docs = build_documents(&batch, &parsed.events, meta, &mut names);
         let outcome = self.store.events().insert(&docs).await?;
+        // The hours these events fall in are to be rebuilt in the rollups
+        // (duplicates too: a retry after a failed mark marks them again).
+        // Marked after the insert, so a build that clears a mark has read
+        // the events that made it; a failed mark fails the batch, and its
+        // retry stores nothing twice.
+        let hours = dirty_hours(&docs);
+        self.store
+            .rollups()
+            .mark_dirty(&batch.app, &hours, meta.received_ms)
+            .await?;
         self.catalog.record(&batch.app, names);
         let mut rejected = parsed.rejected;
         for (i, msg) in &outcome.failed {

@@ -26,6 +26,7 @@
 //! evaluator and the spool replay here, the first two as singletons.
 
 mod maintenance;
+mod rollups;
 #[cfg(test)]
 mod singleton_tests;
 
@@ -40,6 +41,7 @@ use tokio_util::sync::CancellationToken;
 use crate::health::{Beat, Health, Progress};
 use crate::lease::Lease;
 pub(crate) use maintenance::{CatalogFlush, Indexes, LimitsPrune};
+pub(crate) use rollups::{RollupBuilder, LEASE as ROLLUP_LEASE};
 
 /// What a step says about the job's future.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,8 +110,6 @@ impl Supervisor {
     /// between and during steps, a step dropped if it is lost), and at
     /// shutdown the lease is released so another collector takes over at
     /// once.
-    // Its first job is the rollup builder (issue 13); tested on its own until then.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn spawn_singleton<J: Job>(&mut self, job: J, lease: Lease) {
         let beat = self.health.register(J::NAME, job.every(), job.deadline());
         let cancel = self.cancel.child_token();

@@ -21,10 +21,12 @@ use mongodb::bson::Bson;
 use serde::{Deserialize, Serialize};
 
 pub use error::QueryError;
-pub(crate) use plan::conditions;
+pub(crate) use plan::{bucket, conditions, conditions_at, dim_path, match_stage, time_zone};
 pub use plan::{compile, Plan};
 pub(crate) use request::{app_id, parse_filters, parse_json, parse_request, MAX_LIMIT};
-pub use request::{EventType, Filter, Func, Interval, Measure, Name, Op, Order, QueryRequest};
+pub use request::{
+    EventType, Filter, Func, Interval, Measure, Name, Op, Order, PlanChoice, QueryRequest,
+};
 
 use crate::store::{ServerVersion, Store};
 

@@ -45,7 +45,7 @@ fn invalid(msg: impl Into<String>) -> QueryError {
 
 /// Where a dimension lives in the event document: `type` is the event type
 /// (a field of its own), every other name is under `dims`.
-fn dim_path(name: &str) -> String {
+pub(crate) fn dim_path(name: &str) -> String {
     if name == "type" {
         "type".to_owned()
     } else {
@@ -65,7 +65,7 @@ fn derived(name: &str, tz: &str) -> Option<(Bson, i64, i64)> {
 }
 
 /// The query's time zone, checked: an IANA name, default UTC.
-fn time_zone(q: &QueryRequest) -> Result<&str, QueryError> {
+pub(crate) fn time_zone(q: &QueryRequest) -> Result<&str, QueryError> {
     let tz = q.tz.as_deref().unwrap_or("UTC");
     if tz.is_empty() || tz.len() > 64 || tz.contains('$') {
         return Err(invalid(
@@ -133,13 +133,27 @@ fn operand(field: &str, v: &serde_json::Value) -> Result<Bson, QueryError> {
 
 /// One `where` entry as a `$match` condition.
 fn condition(i: usize, f: &Filter, tz: &str) -> Result<Document, QueryError> {
+    condition_at(i, f, tz, None)
+}
+
+/// One `where` entry as a `$match` condition, its dimension under
+/// `prefix` when given (a rollup document's `d.`) instead of the event's.
+fn condition_at(
+    i: usize,
+    f: &Filter,
+    tz: &str,
+    prefix: Option<&str>,
+) -> Result<Document, QueryError> {
     let field = format!("where[{i}]");
     let path = match (&f.dim, &f.metric) {
         (Some(d), None) => {
             if let Some(d_expr) = derived(d.as_str(), tz) {
                 return derived_condition(&field, d.as_str(), d_expr, f);
             }
-            dim_path(d.as_str())
+            match prefix {
+                Some(p) => format!("{p}{d}"),
+                None => dim_path(d.as_str()),
+            }
         }
         (None, Some(m)) => format!("metrics.{m}"),
         _ => {
@@ -184,8 +198,22 @@ pub(crate) fn conditions(filters: &[Filter], tz: &str) -> Result<Vec<Document>, 
         .collect()
 }
 
+/// The `$match` conditions of `filters` on a rollup document's
+/// dimensions, under `prefix` (`d.`).
+pub(crate) fn conditions_at(
+    filters: &[Filter],
+    tz: &str,
+    prefix: &str,
+) -> Result<Vec<Document>, QueryError> {
+    filters
+        .iter()
+        .enumerate()
+        .map(|(i, f)| condition_at(i, f, tz, Some(prefix)))
+        .collect()
+}
+
 /// The `$match` of the app, the types, the time range and the filters.
-fn match_stage(q: &QueryRequest) -> Result<Document, QueryError> {
+pub(crate) fn match_stage(q: &QueryRequest) -> Result<Document, QueryError> {
     let mut m = doc! { "app": q.app().as_str() };
     if let Some(types) = &q.types {
         let types: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
@@ -215,7 +243,7 @@ fn match_stage(q: &QueryRequest) -> Result<Document, QueryError> {
 }
 
 /// The `$dateTrunc` of the bucket, or `None` without an interval.
-fn bucket(q: &QueryRequest) -> Result<Option<Document>, QueryError> {
+pub(crate) fn bucket(q: &QueryRequest) -> Result<Option<Document>, QueryError> {
     let Some(unit) = q.interval else {
         return Ok(None);
     };

@@ -182,6 +182,16 @@ string_enum!(
     }
 );
 
+string_enum!(
+    /// Which data answers a query.
+    PlanChoice, "a plan", {
+        /// A rollup where one covers the query, else the raw events.
+        Auto = "auto",
+        /// The raw events (exact).
+        Raw = "raw",
+    }
+);
+
 impl Func {
     /// The fraction of a percentile function, `None` for the others.
     pub(crate) fn percentile(self) -> Option<f64> {
@@ -348,6 +358,9 @@ pub struct QueryRequest {
     /// Answer with the pipeline too.
     #[serde(default)]
     pub explain: bool,
+    /// `raw` forces the exact answer from the raw events; default `auto`.
+    #[serde(default)]
+    pub plan: Option<PlanChoice>,
 }
 
 /// The types, each checked; an error names the field `types` (as the

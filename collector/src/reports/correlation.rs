@@ -74,6 +74,9 @@ struct Body {
     /// Answer with the pipelines too (`meta.pipelines`).
     #[serde(default)]
     explain: bool,
+    /// `raw`: every query from the raw events (exact).
+    #[serde(default)]
+    plan: Option<crate::query::PlanChoice>,
     #[serde(default)]
     metric: Option<MetricSpec>,
     #[serde(default)]
@@ -186,7 +189,8 @@ pub(super) fn parse(body: &[u8], now_ms: i64) -> Result<CorrelationRequest, Quer
         )));
     }
     Ok(CorrelationRequest {
-        scope: Scope::new(b.app, b.from, b.to, b.filters, b.tz, b.explain, now_ms)?,
+        scope: Scope::new(b.app, b.from, b.to, b.filters, b.tz, b.explain, now_ms)?
+            .with_plan(b.plan),
         metric_type: metric.kind,
         metric: metric.of,
         outcome,

@@ -44,6 +44,9 @@ struct Body {
     /// Answer with the pipelines too (`meta.pipelines`).
     #[serde(default)]
     explain: bool,
+    /// `raw`: every query from the raw events (exact).
+    #[serde(default)]
+    plan: Option<crate::query::PlanChoice>,
     /// Only controls on this page.
     #[serde(default)]
     page: Option<String>,
@@ -83,7 +86,7 @@ pub(super) fn parse(body: &[u8], now_ms: i64) -> Result<DefaultsRequest, QueryEr
         filters.push(dim_filter("control", Op::Eq, json!(c)));
     }
     Ok(DefaultsRequest {
-        scope: Scope::new(b.app, b.from, b.to, filters, b.tz, b.explain, now_ms)?,
+        scope: Scope::new(b.app, b.from, b.to, filters, b.tz, b.explain, now_ms)?.with_plan(b.plan),
         min_samples,
         limit: limit as usize,
     })

@@ -57,6 +57,9 @@ struct Body {
     /// Answer with the pipelines too (`meta.pipelines`).
     #[serde(default)]
     explain: bool,
+    /// `raw`: every query from the raw events (exact).
+    #[serde(default)]
+    plan: Option<crate::query::PlanChoice>,
     /// Only this page.
     #[serde(default)]
     page: Option<String>,
@@ -109,7 +112,7 @@ pub(super) fn parse(body: &[u8], now_ms: i64) -> Result<LoadTimeRequest, QueryEr
         filters.push(dim_filter("page", Op::Eq, Value::String(page)));
     }
     Ok(LoadTimeRequest {
-        scope: Scope::new(b.app, b.from, b.to, filters, b.tz, b.explain, now_ms)?,
+        scope: Scope::new(b.app, b.from, b.to, filters, b.tz, b.explain, now_ms)?.with_plan(b.plan),
         percentiles,
         limit: limit as usize,
     })

@@ -34,6 +34,7 @@ use usagelens_protocol::Timestamp;
 use crate::apps::AppId;
 use crate::catalog::Catalog;
 use crate::query::{self, EventType, Filter, Name, Op, Order, QueryError, QueryRequest};
+use crate::rollups;
 use crate::store::json::rfc3339;
 use crate::store::{ServerVersion, Store};
 
@@ -98,6 +99,8 @@ pub(crate) struct Scope {
     pub(crate) tz: Option<String>,
     /// Answer with each query's pipeline (`meta.pipelines`).
     pub(crate) explain: bool,
+    /// `raw`: every query from the raw events.
+    pub(crate) plan: Option<query::PlanChoice>,
 }
 
 impl Scope {
@@ -125,7 +128,14 @@ impl Scope {
             filters,
             tz,
             explain,
+            plan: None,
         })
+    }
+
+    /// The scope with the body's `plan` (`raw`: every query exact).
+    pub(crate) fn with_plan(mut self, plan: Option<query::PlanChoice>) -> Self {
+        self.plan = plan;
+        self
     }
 
     /// A query of the scope's app, segment and time zone over `[from, to)`.
@@ -143,6 +153,7 @@ impl Scope {
             order_by: Vec::new(),
             limit: Some(query::MAX_LIMIT),
             explain: false,
+            plan: self.plan,
         }
     }
 }
@@ -168,6 +179,10 @@ pub(crate) struct Runner<'a> {
     queries: u32,
     /// With `explain`: the pipeline of each query run.
     pipelines: Option<Vec<serde_json::Value>>,
+    /// Each query's `meta.plan`.
+    plans: Vec<String>,
+    /// Whether a sketch answered any query.
+    approximate: bool,
 }
 
 impl<'a> Runner<'a> {
@@ -179,6 +194,8 @@ impl<'a> Runner<'a> {
             started: Instant::now(),
             queries: 0,
             pipelines: explain.then(Vec::new),
+            plans: Vec::new(),
+            approximate: false,
         }
     }
 
@@ -197,11 +214,11 @@ impl<'a> Runner<'a> {
             return Err(QueryError::TooSlow(self.time_limit));
         }
         let mut answer = match &mut self.pipelines {
-            None => query::run(self.store, q, left).await,
+            None => rollups::answer(self.store, q, left).await,
             Some(_) => {
                 let mut q = q.clone();
                 q.explain = true;
-                query::run(self.store, &q, left).await
+                rollups::answer(self.store, &q, left).await
             }
         }
         .map_err(|e| match e {
@@ -211,6 +228,9 @@ impl<'a> Runner<'a> {
         if let Some(list) = &mut self.pipelines {
             list.push(answer.meta["pipeline"].take());
         }
+        self.plans
+            .push(answer.meta["plan"].as_str().unwrap_or("raw").to_owned());
+        self.approximate |= answer.meta["approximate"].as_bool().unwrap_or(false);
         Ok(answer)
     }
 
@@ -228,7 +248,14 @@ impl<'a> Runner<'a> {
     pub(crate) fn meta(&self, scope: &Scope) -> serde_json::Value {
         let mut meta = serde_json::json!({
             "took_ms": self.started.elapsed().as_secs_f64() * 1000.0,
-            "plan": "raw",
+            // One plan when every query had it, else `mixed` (each in `plans`).
+            "plan": match self.plans.first() {
+                Some(p) if self.plans.iter().all(|x| x == p) => p.as_str(),
+                Some(_) => "mixed",
+                None => "raw",
+            },
+            "plans": self.plans,
+            "approximate": self.approximate,
             "queries": self.queries,
             "from": rfc3339(scope.from),
             "to": rfc3339(scope.to),

@@ -36,6 +36,9 @@ struct Body {
     /// Answer with the pipelines too (`meta.pipelines`).
     #[serde(default)]
     explain: bool,
+    /// `raw`: every query from the raw events (exact).
+    #[serde(default)]
+    plan: Option<crate::query::PlanChoice>,
     /// The series' buckets, default `hour`.
     #[serde(default)]
     interval: Option<Interval>,
@@ -63,7 +66,8 @@ pub(super) fn parse(body: &[u8], now_ms: i64) -> Result<PerformanceRequest, Quer
         return Err(QueryError::Invalid(format!("limit: 1 to {MAX_LIMIT}")));
     }
     Ok(PerformanceRequest {
-        scope: Scope::new(b.app, b.from, b.to, b.filters, b.tz, b.explain, now_ms)?,
+        scope: Scope::new(b.app, b.from, b.to, b.filters, b.tz, b.explain, now_ms)?
+            .with_plan(b.plan),
         interval: b.interval.unwrap_or(Interval::Hour),
         limit: limit as usize,
     })

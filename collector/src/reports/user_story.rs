@@ -59,6 +59,9 @@ struct Body {
     /// Answer with the pipelines too (`meta.pipelines`).
     #[serde(default)]
     explain: bool,
+    /// `raw`: every query from the raw events (exact).
+    #[serde(default)]
+    plan: Option<crate::query::PlanChoice>,
     /// Sessions per page.
     #[serde(default)]
     limit: Option<u32>,
@@ -93,7 +96,8 @@ pub(super) fn parse(body: &[u8], now_ms: i64) -> Result<UserStoryRequest, QueryE
         return Err(QueryError::Invalid(format!("limit: 1 to {MAX_LIMIT}")));
     }
     Ok(UserStoryRequest {
-        scope: Scope::new(b.app, b.from, b.to, b.filters, b.tz, b.explain, now_ms)?,
+        scope: Scope::new(b.app, b.from, b.to, b.filters, b.tz, b.explain, now_ms)?
+            .with_plan(b.plan),
         user,
         limit: limit as usize,
         offset: b.offset.unwrap_or(0) as usize,

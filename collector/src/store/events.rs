@@ -120,6 +120,27 @@ impl Events {
         Ok(cursor.try_collect().await?)
     }
 
+    /// The distinct hours (epoch ms of their starts, UTC) of `app`'s
+    /// events in `[from_ms, to_ms)`, ascending.
+    pub(crate) async fn hours(
+        &self,
+        app: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        let pipeline = vec![
+            doc! { "$match": { "app": app, "ts": { "$gte": mongodb::bson::DateTime::from_millis(from_ms), "$lt": mongodb::bson::DateTime::from_millis(to_ms) } } },
+            doc! { "$group": { "_id": { "$dateTrunc": { "date": "$ts", "unit": "hour", "timezone": "UTC" } } } },
+            doc! { "$sort": { "_id": 1 } },
+        ];
+        let rows = self.aggregate(pipeline, Duration::from_secs(600)).await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| r.get_datetime("_id").ok())
+            .map(|t| t.timestamp_millis())
+            .collect())
+    }
+
     /// The key of the event `skip` places after the first one `filter`
     /// selects, in `(ts, _id)` order on [`APP_TS_ID`].
     pub(crate) async fn key_after(

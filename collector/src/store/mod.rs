@@ -8,6 +8,7 @@
 //! | `Apps` (`apps.rs`) | `apps`: one document per app, `_id` = the app id |
 //! | `Catalog` (`catalog.rs`) | `catalog`: one document per (app, dimension or metric name) |
 //! | `Leases` (`leases.rs`) | `leases`: one document per singleton job, `_id` = the job's name |
+//! | `Rollups` (`rollups.rs`) | `rollups`, `rollup_dirty`, `rollup_state`: pre-computed buckets, the hours to rebuild, what is built |
 //! | [`StoreError`] (`error.rs`) | error classes: retryable, duplicate key, time limit |
 //! | `json.rs` | stored values as the API's JSON |
 //! | `version.rs` | the server's version (`buildInfo`) against the floor, MongoDB 7.0 |
@@ -20,6 +21,7 @@ mod error;
 mod events;
 pub(crate) mod json;
 mod leases;
+mod rollups;
 mod version;
 
 use std::time::Duration;
@@ -36,6 +38,7 @@ pub use error::StoreError;
 pub(crate) use events::{EventKey, EventScan, Events, APP_TS_ID};
 pub use leases::LeaseRecord;
 pub(crate) use leases::Leases;
+pub(crate) use rollups::{DirtyMark, Rollups};
 pub(crate) use version::ServerVersion;
 
 /// Collection of event documents.
@@ -46,6 +49,12 @@ const APPS: &str = "apps";
 const CATALOG: &str = "catalog";
 /// Collection of the singleton jobs' leases.
 const LEASES: &str = "leases";
+/// Collection of the rollups' buckets.
+const ROLLUPS: &str = "rollups";
+/// Collection of the hours whose rollup buckets are to be rebuilt.
+const ROLLUP_DIRTY: &str = "rollup_dirty";
+/// Collection of what each rollup has built.
+const ROLLUP_STATE: &str = "rollup_state";
 
 /// How writes are acknowledged.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +94,7 @@ pub struct Store {
     apps: Apps,
     catalog: Catalog,
     leases: Leases,
+    rollups: Rollups,
 }
 
 impl Store {
@@ -122,6 +132,7 @@ impl Store {
             ),
             apps: Apps::new(typed(APPS)),
             catalog: Catalog::new(typed(CATALOG)),
+            rollups: Rollups::new(typed(ROLLUPS), typed(ROLLUP_DIRTY), typed(ROLLUP_STATE)),
             // Whatever `write_ack` says: a lease acknowledged by a primary
             // alone could be rolled back and granted twice.
             leases: Leases::new(
@@ -159,6 +170,11 @@ impl Store {
     /// The singleton jobs' leases.
     pub(crate) fn leases(&self) -> &Leases {
         &self.leases
+    }
+
+    /// The rollups' buckets, dirty marks and state.
+    pub(crate) fn rollups(&self) -> &Rollups {
+        &self.rollups
     }
 
     /// Whether the store answers a ping.
@@ -200,6 +216,7 @@ impl Store {
             .collection()
             .create_index(named(doc! { "app": 1, "name": 1 }, "app_name"))
             .await?;
+        self.rollups.ensure_indexes().await?;
         Ok(())
     }
 }
