@@ -1,4 +1,4 @@
-//! The command line: `serve`, the `apps` commands, `query` (on the store)
+//! The command line: `serve`, the `apps` and `rollups` commands, `query` (on the store)
 //! and `report` (through a collector's HTTP API).
 
 use std::process::ExitCode;
@@ -10,6 +10,7 @@ mod apps;
 mod query;
 mod report;
 mod report_tables;
+mod rollups;
 mod table;
 
 use crate::config::{LogFormat, ServeConfig, StoreConfig};
@@ -36,6 +37,9 @@ enum Command {
     Apps(apps::AppsCommand),
     /// Query the events directly in the store (the same engine as POST /v1/query).
     Query(query::QueryArgs),
+    /// The rollups on the store: their status, and the backfill of an app's history.
+    #[command(subcommand)]
+    Rollups(rollups::RollupsCommand),
     /// A report from a collector's HTTP API (POST /v1/reports/<name>), as tables or JSON.
     Report(Box<report::ReportArgs>),
 }
@@ -100,6 +104,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Apps(cmd) => apps::run(&store, cmd).await?,
         Command::Query(q) => query::run(&store, q).await?,
+        Command::Rollups(cmd) => rollups::run(&store, cmd).await?,
         Command::Report(_) => unreachable!("answered before the store is opened"),
     }
     Ok(())

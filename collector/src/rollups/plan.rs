@@ -169,6 +169,18 @@ impl From<crate::store::StoreError> for Fallback {
     }
 }
 
+/// What is left of `time_limit`; none left is [`QueryError::TooSlow`]
+/// (a zero `maxTimeMS` would mean no limit at all).
+fn remaining(time_limit: Duration, started: Instant) -> Result<Duration, QueryError> {
+    let left = time_limit.saturating_sub(started.elapsed());
+    // `maxTimeMS` counts whole milliseconds.
+    if left < Duration::from_millis(1) {
+        Err(QueryError::TooSlow(time_limit))
+    } else {
+        Ok(left)
+    }
+}
+
 /// Answers `q`: from a rollup where one covers it, else from the raw
 /// events (what `meta.plan` says), in at most `time_limit`.
 pub async fn answer(
@@ -198,7 +210,7 @@ pub(crate) async fn answer_with(
             Err(Fallback::Raw(why)) => why,
         }
     };
-    let left = time_limit.saturating_sub(started.elapsed());
+    let left = remaining(time_limit, started)?;
     let mut a = query::run(store, q, left).await?;
     a.meta["took_ms"] = json!(started.elapsed().as_secs_f64() * 1000.0);
     a.meta["approximate"] = json!(false);
@@ -358,7 +370,7 @@ async fn from_rollup(
             "qe": trunc(Bson::Document(doc! { "$add": [ "$b", r.grain.ms() - 1 ] })),
         } });
     }
-    let left = time_limit.saturating_sub(started.elapsed());
+    let left = remaining(time_limit, started)?;
     let docs = store
         .rollups()
         .aggregate(pipeline.clone(), left)
@@ -451,14 +463,14 @@ async fn from_rollup(
             (values, b)
         };
         let mut tail = Groups::new();
-        let left = time_limit.saturating_sub(started.elapsed());
+        let left = remaining(time_limit, started)?;
         for row in run_events(store, counts.clone(), left, time_limit).await? {
             let id = row.get_document("_id").cloned().unwrap_or_default();
             let (values, b) = read(&id);
             add(&mut tail, values, b, Partial::from_counts(&row));
         }
         if let Some(mp) = metrics_p.clone() {
-            let left = time_limit.saturating_sub(started.elapsed());
+            let left = remaining(time_limit, started)?;
             for row in run_events(store, mp, left, time_limit).await? {
                 let Ok(id) = row.get_document("_id") else {
                     continue;
