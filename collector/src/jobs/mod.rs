@@ -28,6 +28,8 @@
 mod maintenance;
 mod rollups;
 #[cfg(test)]
+mod rollups_tests;
+#[cfg(test)]
 mod singleton_tests;
 
 use std::future::Future;
