@@ -31,6 +31,10 @@ Forbidden.prototype.name = "Forbidden";
 export class NotFound extends UsageLensError {}
 NotFound.prototype.name = "NotFound";
 
+/** 409: the name is taken (`rollup_exists`). */
+export class Conflict extends UsageLensError {}
+Conflict.prototype.name = "Conflict";
+
 /** 422: the query ran over the server's time limit. */
 export class QueryTooSlow extends UsageLensError {}
 QueryTooSlow.prototype.name = "QueryTooSlow";
@@ -78,6 +82,7 @@ const BY_STATUS = new Map([
   [401, Unauthorized],
   [403, Forbidden],
   [404, NotFound],
+  [409, Conflict],
   [422, QueryTooSlow],
   [429, RateLimited],
   [503, StoreUnavailable],

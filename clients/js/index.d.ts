@@ -66,8 +66,10 @@ export interface QuerySpec {
   order_by?: readonly OrderBy[];
   /** 1 to 10,000; default 1,000. */
   limit?: number;
-  /** Return the aggregation pipeline in `meta.pipeline`. */
+  /** Return the aggregation pipeline in `meta.pipeline` (and `meta.reason`: why this plan). */
   explain?: boolean;
+  /** `raw` forces the exact answer from the raw events; default `auto` (a rollup where one covers). */
+  plan?: "auto" | "raw";
 }
 
 /** One cell of a row: a dimension value (null for the null group), a bucket, a number. */
@@ -94,7 +96,10 @@ export type ColumnsOf<S extends QuerySpec> = QuerySpec extends S
 export interface QueryMeta {
   /** Server time of the query, in milliseconds. */
   took_ms: number;
+  /** `raw`, `rollup:<name>` or `rollup:<name>+raw`. */
   plan: string;
+  /** Whether a sketch answered (distinct users, sessions, percentiles); the bounds in `error`. */
+  approximate?: boolean;
   /** With `explain: true`: the aggregation pipeline. */
   pipeline?: unknown[];
   [key: string]: unknown;
@@ -441,6 +446,41 @@ export interface ClientOptions {
   fetch?: FetchLike;
 }
 
+/** A rollup to declare (docs/rollups.md). */
+export interface RollupDeclaration {
+  app: string;
+  name: string;
+  types: readonly string[];
+  dims?: readonly string[];
+  /** Default `["*"]`: every metric. */
+  metrics?: readonly string[];
+  /** Default `hour`; buckets are UTC. */
+  grain?: "minute" | "hour" | "day";
+}
+
+/** A rollup as `GET /v1/rollups` and `POST /v1/rollups` describe it. */
+export interface RollupInfo {
+  name: string;
+  types: string[];
+  dims: string[];
+  metrics: string[];
+  grain: "minute" | "hour" | "day";
+  builtin: boolean;
+  /** The first bucket it is built from for the app (RFC 3339), or null. */
+  built_from: string | null;
+  /** `GET /v1/rollups`: its documents for the app. */
+  documents?: number;
+}
+
+/** `GET /v1/rollups`. */
+export interface RollupStatus {
+  app: string;
+  rollups: RollupInfo[];
+  /** Every bucket before it is built. */
+  watermark: string;
+  dirty: { count: number; hours: { hour: string; marked_at: string }[] };
+}
+
 export interface CallOptions {
   /** Aborts the request; the call then throws `signal.reason`. */
   signal?: AbortSignal;
@@ -471,6 +511,15 @@ export declare class UsageClient {
 
   /** The reports (`POST /v1/reports/<name>`, docs/reports.md). */
   readonly reports: Reports;
+
+  /** `GET /v1/rollups?app=`: the app's rollups, what each is built from, the dirty hours and the watermark. */
+  rollups(app: string, options?: CallOptions): Promise<RollupStatus>;
+
+  /** `POST /v1/rollups`: declare a rollup of the app. */
+  declareRollup(rollup: RollupDeclaration, options?: CallOptions): Promise<RollupInfo>;
+
+  /** `DELETE /v1/rollups/<name>?app=`: drop a rollup the app declared, and its documents. */
+  dropRollup(app: string, name: string, options?: CallOptions): Promise<{ app: string; name: string; dropped: true; documents: number }>;
 
   /**
    * `GET /v1/events`: the app's events in (ts, id) order, as an async
@@ -503,8 +552,10 @@ export declare class InvalidQuery extends UsageLensError {}
 export declare class Unauthorized extends UsageLensError {}
 /** 403: the read token belongs to another app. */
 export declare class Forbidden extends UsageLensError {}
-/** 404: no such endpoint at this base URL. */
+/** 404: no such endpoint at this base URL, or no such declared rollup. */
 export declare class NotFound extends UsageLensError {}
+/** 409: the name is taken (`rollup_exists`). */
+export declare class Conflict extends UsageLensError {}
 /** 422: the query ran over the collector's 30 s limit; narrow it. */
 export declare class QueryTooSlow extends UsageLensError {}
 /** 422 `store_too_old`: the query needs a newer MongoDB (percentiles: 7.0). */

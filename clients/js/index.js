@@ -3,6 +3,7 @@
 // ReadableStream only. Types: index.d.ts.
 
 import {
+  Conflict,
   Forbidden,
   InvalidQuery,
   NotFound,
@@ -18,6 +19,7 @@ import {
 import { ndjsonObjects } from "./ndjson.js";
 
 export {
+  Conflict,
   Forbidden,
   InvalidQuery,
   NotFound,
@@ -219,6 +221,55 @@ export class UsageClient {
       throw new TypeError(`hideDimension: name must be a dimension or metric name, not ${describe(name)}`);
     }
     return this.#json("POST", `v1/dimensions/${encodeURIComponent(name)}/hide`, {
+      params: { app },
+      signal: options.signal,
+    });
+  }
+
+  /**
+   * GET /v1/rollups?app=: the app's rollups (built-in and declared), what
+   * each is built from, the dirty hours and the watermark.
+   * @param {string} app
+   * @param {{signal?: AbortSignal}} [options]
+   */
+  async rollups(app, options = {}) {
+    checkApp("rollups", app);
+    const answer = await this.#json("GET", "v1/rollups", { params: { app }, signal: options.signal });
+    if (!answer || !Array.isArray(answer.rollups)) {
+      throw new TransportError("GET /v1/rollups: the answer has no rollups", { code: "invalid_response" });
+    }
+    return answer;
+  }
+
+  /**
+   * POST /v1/rollups: declares a rollup of the app, built for new events
+   * from `built_from` on (`usagelens-collector rollups backfill` builds the
+   * history). `metrics` defaults to all (`["*"]`), `grain` to `hour`.
+   * @param {{app: string, name: string, types: string[], dims?: string[],
+   *   metrics?: string[], grain?: "minute" | "hour" | "day"}} rollup
+   * @param {{signal?: AbortSignal}} [options]
+   */
+  async declareRollup(rollup, options = {}) {
+    if (rollup === null || typeof rollup !== "object" || Array.isArray(rollup)) {
+      throw new TypeError("declareRollup: rollup must be an object like {app, name, types, dims, grain}");
+    }
+    checkApp("declareRollup", rollup.app);
+    const body = { dims: [], grain: "hour", ...rollup };
+    return this.#json("POST", "v1/rollups", { body, signal: options.signal });
+  }
+
+  /**
+   * DELETE /v1/rollups/<name>?app=: drops a rollup the app declared, and its documents.
+   * @param {string} app
+   * @param {string} name
+   * @param {{signal?: AbortSignal}} [options]
+   */
+  async dropRollup(app, name, options = {}) {
+    checkApp("dropRollup", app);
+    if (typeof name !== "string" || name === "") {
+      throw new TypeError(`dropRollup: name must be a rollup name, not ${describe(name)}`);
+    }
+    return this.#json("DELETE", `v1/rollups/${encodeURIComponent(name)}`, {
       params: { app },
       signal: options.signal,
     });

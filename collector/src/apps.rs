@@ -304,7 +304,8 @@ pub async fn rotate_read_token(store: &Store, id: &str) -> Result<String, AppsEr
     Ok(token)
 }
 
-/// Deletes an app and its catalog; with `purge_events`, its events too.
+/// Deletes an app and its catalog; with `purge_events`, its events and
+/// its rollups too.
 /// Returns how many events were deleted.
 pub async fn delete(store: &Store, id: &str, purge_events: bool) -> Result<u64, AppsError> {
     if !store.apps().delete(id).await? {
@@ -312,7 +313,10 @@ pub async fn delete(store: &Store, id: &str, purge_events: bool) -> Result<u64, 
     }
     store.catalog().delete_app(id).await?;
     if purge_events {
-        return Ok(store.events().delete_app(id).await?);
+        let n = store.events().delete_app(id).await?;
+        // What was built from them goes too (sketches hold user ids).
+        store.rollups().delete_app(id).await?;
+        return Ok(n);
     }
     Ok(0)
 }

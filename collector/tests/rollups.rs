@@ -138,9 +138,16 @@ async fn query(env: &TestEnv, q: Value) -> Resp {
 
 async fn build(env: &TestEnv) -> rollups::BuildOutcome {
     let now = mongodb::bson::DateTime::now().timestamp_millis();
-    rollups::build_pending(&env.store, &rollups::builtin(), now + 1, 100_000, || {})
-        .await
-        .expect("build")
+    rollups::build_pending(
+        &env.store,
+        &rollups::builtin(),
+        now + 1,
+        now + 1,
+        100_000,
+        || {},
+    )
+    .await
+    .expect("build")
 }
 
 fn plan(r: &Resp) -> &str {
@@ -273,7 +280,8 @@ async fn rollups_answer_like_the_raw_events_through_retries_late_events_edges_an
     check_ranking(&r, &clicks, D0, D0 + DAYS * DAY);
 
     let built = build(&env).await;
-    assert_eq!(built.cleared as i64, DAYS * 24);
+    // Each hour's mark and each day's.
+    assert_eq!(built.cleared as i64, DAYS * 24 + DAYS);
     assert!(built.docs > 0);
 
     // Whole UTC days: the daily rollup alone.
@@ -403,16 +411,17 @@ async fn rollups_answer_like_the_raw_events_through_retries_late_events_edges_an
         )
         .await;
     assert_eq!(status.status, 200, "{}", status.text);
-    assert_eq!(status.json["dirty"]["count"], 1, "{}", status.json);
+    // Its hour, and its day (for the daily rollups): everything before the day is built.
+    assert_eq!(status.json["dirty"]["count"], 2, "{}", status.json);
     assert_eq!(
         status.json["watermark"],
-        json!(usagelens_protocol::Timestamp::from_millis(D0 + DAY + 3 * HOUR).to_rfc3339())
+        json!(usagelens_protocol::Timestamp::from_millis(D0 + DAY).to_rfc3339())
     );
     let r = query(&env, ranking_q.clone()).await;
     assert_eq!(plan(&r), "rollup:clicks_daily+raw", "{}", r.json["meta"]);
     check_ranking(&r, &clicks, D0, D0 + DAYS * DAY);
     let built = build(&env).await;
-    assert_eq!(built.cleared, 1);
+    assert_eq!(built.cleared, 2);
     let r = query(&env, ranking_q.clone()).await;
     assert_eq!(plan(&r), "rollup:clicks_daily", "{}", r.json["meta"]);
     check_ranking(&r, &clicks, D0, D0 + DAYS * DAY);
@@ -432,6 +441,8 @@ async fn a_multi_valued_dimension_counts_each_event_once_per_value() {
     let mut events = Vec::new();
     let mut per_widget: BTreeMap<&str, i64> = BTreeMap::new();
     let mut per_page: BTreeMap<&str, i64> = BTreeMap::new();
+    // Per page, the events that hold "/a" (grouped by page, filtered on it).
+    let mut with_a: BTreeMap<&str, i64> = BTreeMap::new();
     for i in 0..60_i64 {
         let w = WIDGETS[(i % 3) as usize];
         let pages: Vec<&str> = if i % 4 == 0 {
@@ -442,6 +453,9 @@ async fn a_multi_valued_dimension_counts_each_event_once_per_value() {
         *per_widget.entry(w).or_default() += 1;
         for p in pages.iter().collect::<BTreeSet<_>>() {
             *per_page.entry(p).or_default() += 1;
+            if pages.contains(&"/a") {
+                *with_a.entry(p).or_default() += 1;
+            }
         }
         let page = if pages.len() > 1 {
             json!(pages)
@@ -498,5 +512,178 @@ async fn a_multi_valued_dimension_counts_each_event_once_per_value() {
         .map(|x| x[1].as_i64().unwrap())
         .sum();
     assert_eq!(total, per_page["/a"]);
+    // Grouped by page and filtered on it: the raw engine keeps whole events,
+    // then unwinds them (so "/b" is counted for the events that hold "/a").
+    for op in ["eq", "ne", "in"] {
+        let value = if op == "in" {
+            json!(["/a"])
+        } else {
+            json!("/a")
+        };
+        let q = json!({"app": "demo", "types": ["click"], "from": D0, "to": D0 + DAY,
+            "group_by": ["page"], "where": [{"dim": "page", "op": op, "value": value}], "explain": true});
+        let r = query(&env, q).await;
+        assert_eq!(plan(&r), "raw", "{op}: {}", r.json["meta"]);
+        let got = by_key(&r, 1);
+        let want: BTreeMap<&str, i64> = if op == "ne" {
+            per_page
+                .iter()
+                .map(|(p, n)| (*p, n - with_a.get(p).copied().unwrap_or(0)))
+                .filter(|(_, n)| *n > 0)
+                .collect()
+        } else {
+            with_a.clone()
+        };
+        assert_eq!(got.len(), want.len(), "{op}: {got:?}");
+        for (p, n) in &want {
+            assert_eq!(got[&json!(p).to_string()][0], json!(n), "{op} {p}");
+        }
+    }
+    env.drop_db().await;
+}
+
+async fn call(env: &TestEnv, method: &str, path: &str, body: Option<Value>) -> Resp {
+    env.send(
+        Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {}", env.app.read_token))
+            .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+            .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn an_app_declares_its_own_rollup_and_queries_by_it_until_it_drops_it() {
+    let env = TestEnv::new().await;
+    let (clicks, _) = dataset();
+    let roles = ["admin", "viewer", "dev"];
+    let events: Vec<Value> = clicks
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let mut e = click_event(c);
+            e["props"]["role"] = json!(roles[i % 3]);
+            e
+        })
+        .collect();
+    for chunk in events.chunks(500) {
+        post(&env, chunk.to_vec()).await;
+    }
+
+    let r = call(
+        &env,
+        "POST",
+        "/v1/rollups",
+        Some(json!({"app": "demo", "name": "by_role",
+        "types": ["click"], "dims": ["role"], "grain": "hour"})),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json["builtin"], false);
+    assert_eq!(r.json["metrics"], json!(["*"]));
+    for (body, status, code, start) in [
+        (
+            json!({"app": "demo", "name": "by_role", "types": ["click"], "grain": "hour"}),
+            409,
+            "rollup_exists",
+            "name: app `demo` already has a rollup `by_role`",
+        ),
+        (
+            json!({"app": "demo", "name": "clicks", "types": ["click"], "grain": "hour"}),
+            409,
+            "rollup_exists",
+            "name: `clicks` is a built-in rollup",
+        ),
+        (
+            json!({"app": "demo", "name": "x", "types": ["click"], "dims": ["$gt"], "grain": "hour"}),
+            400,
+            "invalid_rollup",
+            "dims[0]: `$gt` is not a valid name",
+        ),
+        (
+            json!({"app": "demo", "name": "x", "types": ["click"], "grain": "week"}),
+            400,
+            "invalid_rollup",
+            "grain: unknown variant `week`",
+        ),
+        (
+            json!({"app": "demo", "name": "x", "types": [], "grain": "day"}),
+            400,
+            "invalid_rollup",
+            "types: give 1 to 16 event types",
+        ),
+        (
+            json!({"app": "demo", "name": "x", "types": ["click"], "grain": "day", "ttl": 3}),
+            400,
+            "invalid_rollup",
+            "unknown field `ttl`",
+        ),
+    ] {
+        let r = call(&env, "POST", "/v1/rollups", Some(body.clone())).await;
+        r.assert_error(status, code, start);
+        assert!(
+            r.message().starts_with(start) || start.starts_with("unknown"),
+            "{body}: {}",
+            r.message()
+        );
+    }
+
+    let now = mongodb::bson::DateTime::now().timestamp_millis();
+    let all = rollups::for_app(&env.store, "demo").await.unwrap();
+    assert!(all.iter().any(|r| r.name == "by_role"));
+    rollups::ensure(&env.store, &all, now).await.unwrap();
+    rollups::backfill(&env.store, &all, "demo", D0, now)
+        .await
+        .unwrap();
+    build(&env).await;
+
+    let q = json!({"app": "demo", "types": ["click"], "from": D0, "to": D0 + DAYS * DAY,
+        "group_by": ["role"], "measures": ["count", "users"]});
+    let r = query(&env, q.clone()).await;
+    assert_eq!(plan(&r), "rollup:by_role", "{}", r.json["meta"]);
+    let got = by_key(&r, 1);
+    for (k, role) in roles.iter().enumerate() {
+        let mine: Vec<&Click> = clicks
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 3 == k)
+            .map(|(_, c)| c)
+            .collect();
+        let row = &got[&json!(role).to_string()];
+        assert_eq!(row[0], json!(mine.len()), "{role}");
+        let users: BTreeSet<&str> = mine.iter().map(|c| c.who.as_str()).collect();
+        close_users(&row[1], users.len(), role);
+    }
+    let listed = call(&env, "GET", "/v1/rollups?app=demo", None).await;
+    let mine = listed.json["rollups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "by_role")
+        .unwrap()
+        .clone();
+    assert_eq!(mine["builtin"], false);
+    assert!(mine["documents"].as_u64().unwrap() > 0);
+
+    let r = call(&env, "DELETE", "/v1/rollups/by_role?app=demo", None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.json["documents"].as_u64().unwrap() > 0);
+    call(&env, "DELETE", "/v1/rollups/by_role?app=demo", None)
+        .await
+        .assert_error(
+            404,
+            "not_found",
+            "app `demo` has no declared rollup `by_role`",
+        );
+    call(&env, "DELETE", "/v1/rollups/clicks?app=demo", None)
+        .await
+        .assert_error(400, "invalid_rollup", "`clicks` is a built-in rollup");
+    // Dropped: the raw events answer, the same counts.
+    let r = query(&env, q).await;
+    assert_eq!(plan(&r), "raw");
+    assert_eq!(r.json["rows"].as_array().unwrap().len(), 3);
     env.drop_db().await;
 }

@@ -8,11 +8,13 @@
 //! |---|---|---|---|
 //! | a bad batch body or events | 400 | `invalid_body`, `invalid_events` | |
 //! | a bad query, export or catalog request | 400 | `invalid_query` | |
+//! | a bad rollup declaration | 400 | `invalid_rollup` | |
+//! | a rollup name already taken | 409 | `rollup_exists` | |
 //! | no or a wrong write key, an unknown app | 401 | `missing_key`, `wrong_key`, `unknown_app` | |
 //! | no or an unknown read token | 401 | `unauthorized` | |
 //! | a read token of another app | 403 | `forbidden` | |
 //! | a browser origin the app does not allow | 403 | `origin_not_allowed` | |
-//! | no such beacon file, no beacon build, no such report | 404 | `not_found`, `beacon_not_built` | |
+//! | no such beacon file, no beacon build, no such report or declared rollup | 404 | `not_found`, `beacon_not_built` | |
 //! | over a size limit | 413 | `too_large` | |
 //! | a content type or encoding not accepted | 415 | `unsupported_media_type` | |
 //! | a query over the time limit | 422 | `query_too_slow` | |
@@ -30,6 +32,7 @@ use usagelens_protocol::ErrorBody;
 use crate::catalog::CatalogError;
 use crate::ingest::IngestError;
 use crate::query::QueryError;
+use crate::rollups::RollupError;
 use crate::store::StoreError;
 
 /// Seconds a client waits after a 503.
@@ -47,6 +50,9 @@ pub(crate) enum ApiError {
     /// A catalog request failed.
     #[error(transparent)]
     Catalog(#[from] CatalogError),
+    /// A rollup declaration or drop failed.
+    #[error(transparent)]
+    Rollup(#[from] RollupError),
     /// The store failed outside a domain call (auth, readiness).
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -133,6 +139,12 @@ impl ApiError {
                 CatalogError::Invalid(_) | CatalogError::UnknownName { .. } => {
                     client(StatusCode::BAD_REQUEST, "invalid_query")
                 }
+            },
+            Self::Rollup(e) => match e {
+                RollupError::Store(s) => store_parts(s),
+                RollupError::Invalid(_) => client(StatusCode::BAD_REQUEST, "invalid_rollup"),
+                RollupError::Exists(_) => client(StatusCode::CONFLICT, "rollup_exists"),
+                RollupError::Unknown(_) => client(StatusCode::NOT_FOUND, "not_found"),
             },
             Self::Store(s) => store_parts(s),
             Self::MissingToken | Self::BadToken => client(StatusCode::UNAUTHORIZED, "unauthorized"),

@@ -29,7 +29,7 @@ mod query;
 mod reports;
 mod rollups;
 
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 
 pub(crate) use error::ApiError;
@@ -41,7 +41,8 @@ pub fn app(state: AppState) -> Router {
     let read_api = Router::new()
         .route("/v1/query", post(query::post))
         .route("/v1/reports/{name}", post(reports::post))
-        .route("/v1/rollups", get(rollups::list))
+        .route("/v1/rollups", get(rollups::list).post(rollups::declare))
+        .route("/v1/rollups/{name}", delete(rollups::drop_rollup))
         .route("/v1/events", get(events::get))
         .route("/v1/dimensions", get(dimensions::list))
         .route("/v1/dimensions/{name}/hide", post(dimensions::hide))

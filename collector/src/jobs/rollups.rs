@@ -55,15 +55,19 @@ impl Job for RollupBuilder {
             self.ensured = true;
         }
         let settled = now - self.settle.as_millis() as i64;
-        let out =
-            rollups::build_pending(&self.store, &self.rollups, settled, MARKS_PER_PASS, || {
-                progress.alive()
-            })
-            .await
-            .map_err(|e| {
-                tracing::warn!(error = %e, "a rollup build failed; its hours stay dirty");
-                format!("a rollup build failed: {}", e.class())
-            })?;
+        let out = rollups::build_pending(
+            &self.store,
+            &self.rollups,
+            settled,
+            now,
+            MARKS_PER_PASS,
+            || progress.alive(),
+        )
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "a rollup build failed; its hours stay dirty");
+            format!("a rollup build failed: {}", e.class())
+        })?;
         if out.cleared > 0 {
             tracing::debug!(
                 hours = out.cleared,

@@ -82,7 +82,8 @@ fn collector(store: &Store) -> (Supervisor, Arc<Health>) {
 async fn built(store: &Store, limit: Duration) -> bool {
     let deadline = tokio::time::Instant::now() + limit;
     while tokio::time::Instant::now() < deadline {
-        if store.rollups().marks(Some("demo"), 1).await.unwrap().1 == 0 {
+        let now = DateTime::now().timestamp_millis();
+        if store.rollups().count_ended("demo", now).await.unwrap() == 0 {
             return true;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::partial::{pipelines, Key, Partial, Wants};
 use super::{Grain, Rollup};
-use crate::store::{DirtyMark, Store, StoreError};
+use crate::store::{DirtyMark, MarkKind, Store, StoreError};
 
 /// What one build or pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -93,8 +93,11 @@ pub(crate) async fn build_range(
         sessions: true,
         metrics: (!r.all_metrics()).then(|| r.metrics.clone()),
         arrays: true,
+        values: true,
     };
     let (counts, metrics) = pipelines(filter, &keys, Some(bucket), &wants);
+    // Taken before the events are read: a later build reads later events.
+    let generation = store.rollups().next_generation().await?;
 
     let mut groups: BTreeMap<String, (Document, Vec<String>, Partial)> = BTreeMap::new();
     let mut events = 0;
@@ -153,7 +156,7 @@ pub(crate) async fn build_range(
         );
         let mut out = doc! {
             "_id": format!("{}:{app}:{b}:{}", r.name, hex::encode(&hash[..12])),
-            "r": &r.name, "app": app, "b": DateTime::from_millis(b), "d": d,
+            "r": &r.name, "app": app, "b": DateTime::from_millis(b), "d": d, "g": generation,
         };
         if !mv.is_empty() {
             out.insert("mv", mv);
@@ -164,7 +167,7 @@ pub(crate) async fn build_range(
     let written = docs.len() as u64;
     store
         .rollups()
-        .replace_range(&r.name, app, from_ms, to_ms, docs)
+        .replace_range(&r.name, app, from_ms, to_ms, generation, docs)
         .await?;
     Ok(BuildOutcome {
         ranges: 1,
@@ -198,30 +201,52 @@ pub(crate) fn ranges_of(hours: &BTreeSet<i64>, grain: Grain) -> Vec<(i64, i64)> 
     out
 }
 
-/// One pass of the builder: the dirty hours last marked at or before
-/// `settled_ms` (up to `limit`), each app's rebuilt in every rollup, then
-/// cleared (a mark made again meanwhile stays for the next pass). `alive`
-/// is called after each range.
+/// One pass of the builder: the marks of hours and days that have ended
+/// by `now_ms` and rested since `settled_ms` (up to `limit`), each app's
+/// rebuilt in every rollup it serves (`rollups`, the built-in ones, and
+/// those the app declared: hour marks for the minute and hour grains, day
+/// marks for the day grain), then cleared (a mark made again meanwhile
+/// stays for the next pass). A range that fails keeps its marks and the
+/// pass goes on with the others; the first error is returned at the end.
+/// `alive` is called after each range.
 pub async fn build_pending(
     store: &Store,
     rollups: &[Rollup],
     settled_ms: i64,
+    now_ms: i64,
     limit: i64,
     mut alive: impl FnMut(),
 ) -> Result<BuildOutcome, StoreError> {
-    let marks = store.rollups().pending(settled_ms, limit).await?;
-    let mut by_app: BTreeMap<&str, Vec<&DirtyMark>> = BTreeMap::new();
+    let marks = store.rollups().pending(settled_ms, now_ms, limit).await?;
+    let mut by_app: BTreeMap<(&str, MarkKind), Vec<&DirtyMark>> = BTreeMap::new();
     for m in &marks {
-        by_app.entry(m.app.as_str()).or_default().push(m);
+        by_app.entry((m.app.as_str(), m.kind)).or_default().push(m);
     }
     let mut out = BuildOutcome::default();
-    for (app, marks) in by_app {
-        let hours: BTreeSet<i64> = marks.iter().map(|m| m.hour_ms).collect();
-        for r in rollups {
-            for (from, to) in ranges_of(&hours, r.grain) {
-                out.add(build_range(store, r, app, from, to).await?);
+    let mut first_error = None;
+    for ((app, kind), marks) in by_app {
+        let starts: BTreeSet<i64> = marks.iter().map(|m| m.hour_ms).collect();
+        let mut all = rollups.to_vec();
+        all.extend(super::declared(store, app).await?);
+        let mut failed = false;
+        for r in all
+            .iter()
+            .filter(|r| (r.grain == Grain::Day) == (kind == MarkKind::Day))
+        {
+            for (from, to) in ranges_of(&starts, r.grain) {
+                match build_range(store, r, app, from, to).await {
+                    Ok(o) => out.add(o),
+                    Err(e) => {
+                        tracing::warn!(rollup = %r.name, app, error = %e, "a rollup range failed to build; its marks stay");
+                        failed = true;
+                        first_error.get_or_insert(e);
+                    }
+                }
                 alive();
             }
+        }
+        if failed {
+            continue;
         }
         for m in marks {
             if store.rollups().clear(m).await? {
@@ -229,7 +254,10 @@ pub async fn build_pending(
             }
         }
     }
-    Ok(out)
+    match first_error {
+        Some(e) if out.cleared == 0 => Err(e),
+        _ => Ok(out),
+    }
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 //!
 //! | module | concept |
 //! |---|---|
+//! | `declared.rs` | the rollups an app declares: checked, recorded, dropped |
 //! | `partial.rs` | the partial state of a group — what a rollup stores and a raw tail computes — merged and finished into measures |
 //! | `build.rs` | a bucket range rebuilt from raw events; the builder job's step over the dirty hours |
 //! | `plan.rs` | the planner: which rollup covers a query, the raw tail, the merged answer |
@@ -32,6 +33,7 @@
 //! ```
 
 mod build;
+mod declared;
 mod partial;
 mod plan;
 mod rows;
@@ -43,6 +45,8 @@ use usagelens_protocol::names::{is_valid_name, is_valid_type};
 
 pub use build::build_pending;
 pub use build::BuildOutcome;
+pub(crate) use declared::parse_declaration;
+pub use declared::{declare, declared, drop_declared, for_app, RollupError};
 pub use plan::answer;
 pub(crate) use plan::grain_ceil;
 pub use state::ensure;
@@ -102,6 +106,9 @@ pub struct Rollup {
     pub metrics: Vec<String>,
     /// The bucket width.
     pub grain: Grain,
+    /// The app that declared it; `None` for a built-in one (every app's).
+    #[serde(skip)]
+    pub app: Option<String>,
 }
 
 fn all_metrics() -> Vec<String> {
@@ -122,6 +129,14 @@ impl Rollup {
     /// Whether it keeps dimension `dim` (`type` is always kept).
     pub(crate) fn has_dim(&self, dim: &str) -> bool {
         dim == "type" || self.dims.iter().any(|d| d == dim)
+    }
+
+    /// Its state document's `_id` in `rollup_state`.
+    pub(crate) fn state_id(&self) -> String {
+        match &self.app {
+            None => self.name.clone(),
+            Some(app) => declared::declared_id(app, &self.name),
+        }
     }
 
     /// A hash of what it builds: a changed definition is rebuilt from scratch.
@@ -191,6 +206,7 @@ fn def(name: &str, types: &[&str], dims: &[&str], grain: Grain) -> Rollup {
         dims: dims.iter().map(|s| (*s).into()).collect(),
         metrics: all_metrics(),
         grain,
+        app: None,
     }
 }
 

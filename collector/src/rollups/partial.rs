@@ -321,6 +321,8 @@ pub(crate) struct Wants {
     pub(crate) metrics: Option<Vec<String>>,
     /// Note per key whether any event held an array (`mv<i>`).
     pub(crate) arrays: bool,
+    /// Collect each metric's values (for its DDSketch).
+    pub(crate) values: bool,
 }
 
 /// The counts pipeline and, when metrics are wanted, the metrics pipeline,
@@ -377,12 +379,15 @@ pub(crate) fn pipelines(
             if let Some(list) = sel {
                 p.push(doc! { "$match": { "_k.k": { "$in": list.clone() } } });
             }
-            p.push(doc! { "$group": {
+            let mut g = doc! {
                 "_id": { "g": "$_g", "k": "$_k.k" },
                 "n": { "$sum": 1 }, "s": { "$sum": "$_k.v" },
                 "lo": { "$min": "$_k.v" }, "hi": { "$max": "$_k.v" },
-                "v": { "$push": "$_k.v" },
-            } });
+            };
+            if wants.values {
+                g.insert("v", doc! { "$push": "$_k.v" });
+            }
+            p.push(doc! { "$group": g });
             Some(p)
         }
     };

@@ -31,17 +31,19 @@ use serde_json::{json, Value};
 
 use super::partial::{Key, Partial, Wants, DD_ALPHA, HLL_LG_K};
 use super::rows::{add, measure, order_rows, value_of, Groups};
-use super::{builtin, Grain, Rollup};
+use super::{Grain, Rollup};
 use crate::query::{
     self, bucket, compile, conditions_at, dim_path, match_stage, time_zone, Interval, Measure, Op,
     PlanChoice, QueryError, QueryRequest, QueryResponse,
 };
 use crate::store::json::rfc3339;
-use crate::store::Store;
+use crate::store::{MarkKind, Store};
 
 const HOUR_MS: i64 = 3_600_000;
 /// Most separate raw ranges a plan reads (dirty buckets are ranges).
 const MAX_RAW_RANGES: usize = 256;
+/// Most rollup documents a plan reads into the collector; past it, raw.
+const MAX_DOCS: usize = 200_000;
 
 /// `t` rounded down to the grain (UTC).
 pub(crate) fn grain_floor(t: i64, g: Grain) -> i64 {
@@ -133,7 +135,7 @@ fn cost(r: &Rollup, from: i64, to: i64, span: (i64, i64)) -> f64 {
 /// Where the rollups are built from, per rollup, for `app`: the rollup's
 /// `since` or, after a backfill, the app's earlier `from`.
 async fn covered_from(store: &Store, r: &Rollup, app: &str) -> Result<Option<i64>, QueryError> {
-    let own = store.rollups().state(&r.name).await?;
+    let own = store.rollups().state(&r.state_id()).await?;
     let Some(own) = own else { return Ok(None) };
     if own.get_str("hash").ok() != Some(r.hash().as_str()) {
         return Ok(None);
@@ -188,7 +190,12 @@ pub async fn answer(
     q: &QueryRequest,
     time_limit: Duration,
 ) -> Result<QueryResponse, QueryError> {
-    answer_with(store, q, time_limit, &builtin()).await
+    let rollups = if q.plan == Some(PlanChoice::Raw) {
+        Vec::new()
+    } else {
+        super::for_app(store, q.app().as_str()).await?
+    };
+    answer_with(store, q, time_limit, &rollups).await
 }
 
 /// [`answer`] over the rollups `rollups`.
@@ -270,13 +277,18 @@ async fn from_rollup(
         )));
     };
 
-    // Buckets being rebuilt are read raw, whole.
+    // Hours (for a day grain: days) being rebuilt are read raw, whole.
+    let kind = if r.grain == Grain::Day {
+        MarkKind::Day
+    } else {
+        MarkKind::Hour
+    };
+    let unit = kind.ms();
     let dirty: BTreeSet<i64> = store
         .rollups()
-        .dirty_hours(app, grain_floor(lo, r.grain), hi)
+        .dirty(app, kind, lo.div_euclid(unit) * unit, hi)
         .await?
         .into_iter()
-        .map(|h| grain_floor(h, r.grain))
         .collect();
     let mut raw: Vec<(i64, i64)> = Vec::new();
     let mut push = |a: i64, b: i64| {
@@ -289,8 +301,8 @@ async fn from_rollup(
         }
     };
     push(from, lo);
-    for &b in dirty.iter().filter(|b| **b >= lo && **b < hi) {
-        push(b, b + r.grain.ms());
+    for &b in &dirty {
+        push(b.max(lo), (b + unit).min(hi));
     }
     push(hi, to);
     if raw.len() > MAX_RAW_RANGES {
@@ -321,18 +333,28 @@ async fn from_rollup(
         sessions: measures.contains(&Measure::Sessions),
         metrics: Some(metrics.iter().cloned().collect()),
         arrays: false,
+        // The raw tail's values, only for a percentile.
+        values: measures
+            .iter()
+            .any(|m| matches!(m, Measure::Of { func, .. } if func.percentile().is_some())),
     };
-    // A multi-valued dimension the query neither groups by nor filters
-    // with one `eq`: its rows would count an event once per value.
-    let eq_filtered = |d: &str| {
-        q.filters
+    // A multi-valued dimension: the rollup holds a row per value, the raw
+    // engine filters whole events and then unwinds. They agree only when
+    // the query groups by it with no filter on it, or does not group by
+    // it and filters it with exactly one `eq`.
+    let mv_ok = |d: &str| {
+        let ops: Vec<Op> = q
+            .filters
             .iter()
             .filter(|f| f.dim.as_ref().is_some_and(|x| x.as_str() == d))
-            .map(|f| matches!(f.op, Op::Eq | Op::Contains))
-            .collect::<Vec<_>>()
-            == [true]
+            .map(|f| f.op)
+            .collect();
+        if group.iter().any(|g| g == d) {
+            ops.is_empty()
+        } else {
+            matches!(ops[..], [Op::Eq | Op::Contains])
+        }
     };
-
     // The rollup's documents.
     let mut m = doc! {
         "r": &r.name, "app": app,
@@ -360,7 +382,11 @@ async fn from_rollup(
     for k in &metrics {
         project.insert(format!("m.{k}"), 1);
     }
-    let mut pipeline = vec![doc! { "$match": m }, doc! { "$project": project }];
+    let mut pipeline = vec![
+        doc! { "$match": m },
+        doc! { "$limit": MAX_DOCS as i64 + 1 },
+        doc! { "$project": project },
+    ];
     if let Some(unit) = q.interval {
         let trunc = |date: Bson| {
             doc! { "$dateTrunc": { "date": date, "unit": unit.as_str(), "timezone": tz, "startOfWeek": "monday" } }
@@ -383,17 +409,23 @@ async fn from_rollup(
             }
         })?;
     let mut groups = Groups::new();
+    if docs.len() > MAX_DOCS {
+        return Err(Fallback::Raw(format!(
+            "{}: more than {MAX_DOCS} of its documents cover the range",
+            r.name
+        )));
+    }
     let mut from_sketch = 0u64;
     for d in &docs {
         let b = d.get_datetime("b").map_or(0, |t| t.timestamp_millis());
-        if dirty.contains(&grain_floor(b, r.grain)) {
+        if dirty.contains(&(b.div_euclid(unit) * unit)) {
             continue;
         }
         if let Ok(mv) = d.get_array("mv") {
             for dim in mv.iter().filter_map(Bson::as_str) {
-                if !group.iter().any(|g| g == dim) && !eq_filtered(dim) {
+                if !mv_ok(dim) {
                     return Err(Fallback::Raw(format!(
-                        "{}: `{dim}` is multi-valued and the query neither groups by it nor filters it with one eq",
+                        "{}: `{dim}` is multi-valued, and only grouping by it (with no filter on it) or one eq filter on it reads its rows as the raw events do",
                         r.name
                     )));
                 }
@@ -509,7 +541,8 @@ async fn from_rollup(
         matches!(m, Measure::Users | Measure::Sessions)
             || matches!(m, Measure::Of { func, .. } if func.percentile().is_some())
     });
-    let approximate = sketched && from_sketch > 0;
+    // The raw tail's users and sessions go through the same sketches.
+    let approximate = sketched;
     let plan = if raw.is_empty() {
         format!("rollup:{}", r.name)
     } else {
@@ -524,6 +557,8 @@ async fn from_rollup(
             "built_from": rfc3339(cf),
             "from": rfc3339(lo), "to": rfc3339(hi),
             "dirty_buckets": dirty.len(),
+            "documents": docs.len(),
+            "events": from_sketch,
             "raw_ranges": raw.iter().map(|(a, b)| json!([
                 (*a > i64::MIN / 2).then(|| rfc3339(*a)),
                 (*b < i64::MAX / 2).then(|| rfc3339(*b)),

@@ -16,7 +16,7 @@ const HOUR_MS: i64 = 3_600_000;
 /// starting an hour after `now_ms`: every event of that time on is marked
 /// by ingest, so nothing before it is claimed until a backfill builds it.
 pub async fn ensure(store: &Store, rollups: &[Rollup], now_ms: i64) -> Result<(), StoreError> {
-    for r in rollups {
+    for r in rollups.iter().filter(|r| r.app.is_none()) {
         let since = grain_ceil(grain_ceil(now_ms, Grain::Hour) + HOUR_MS, r.grain);
         let hash = r.hash();
         let fields = doc! { "hash": &hash, "since": DateTime::from_millis(since), "def": mongodb::bson::to_bson(r).unwrap_or_default() };
@@ -71,7 +71,7 @@ pub async fn status(
     let (marks, total) = store.rollups().marks(Some(app), LISTED).await?;
     let mut list = Vec::new();
     for r in rollups {
-        let own = store.rollups().state(&r.name).await?;
+        let own = store.rollups().state(&r.state_id()).await?;
         let current = own
             .as_ref()
             .filter(|d| d.get_str("hash").ok() == Some(r.hash().as_str()));
@@ -90,7 +90,7 @@ pub async fn status(
         };
         list.push(json!({
             "name": r.name, "types": r.types, "dims": r.dims, "metrics": r.metrics,
-            "grain": r.grain.as_str(), "builtin": true,
+            "grain": r.grain.as_str(), "builtin": r.app.is_none(),
             "built_from": from.map(rfc3339),
             "documents": store.rollups().count(&r.name, Some(app)).await?,
         }));

@@ -38,7 +38,7 @@ pub use error::StoreError;
 pub(crate) use events::{EventKey, EventScan, Events, APP_TS_ID};
 pub use leases::LeaseRecord;
 pub(crate) use leases::Leases;
-pub(crate) use rollups::{DirtyMark, Rollups};
+pub(crate) use rollups::{DirtyMark, MarkKind, Rollups};
 pub(crate) use version::ServerVersion;
 
 /// Collection of event documents.

@@ -4,10 +4,14 @@
 //!   `_id` = `"<rollup>:<app>:<bucket ms>:<hash of the values>"`, so a
 //!   bucket written twice (a retried build, two builders racing) is never
 //!   stored twice;
-//! - `rollup_dirty`: one document per (app, hour) whose events changed
-//!   since its buckets were built, `{_id: "<app>:<hour ms>", app, h, at, v}`;
+//! - `rollup_dirty`: one document per (app, UTC hour) and per (app, UTC
+//!   day) whose events changed since its buckets were built,
+//!   `{_id: "<app>:<kind>:<start ms>", app, k: "hour" | "day", h, end, at, v}`;
 //!   `v` goes up on every mark, so a build clears only the mark it read;
-//! - `rollup_state`: per rollup `{_id: "<rollup>", hash, since}` (the
+//!   hour marks serve the minute and hour grains, day marks the day grain;
+//! - `rollup_state`: the build generation `{_id: "generation", n}` (every
+//!   build takes the next one; a document is only ever replaced by a
+//!   build of a later generation); per rollup `{_id: "<rollup>", hash, since}` (the
 //!   definition built and the first bucket every app is built from) and per
 //!   (rollup, app) `{_id: "<rollup>:<app>", from}` once a backfill built
 //!   earlier history.
@@ -23,12 +27,45 @@ use mongodb::{Collection, IndexModel};
 use super::error::DUPLICATE_KEY;
 use super::StoreError;
 
+/// What a dirty mark covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum MarkKind {
+    /// A UTC hour: the minute and hour grains.
+    Hour,
+    /// A UTC day: the day grain.
+    Day,
+}
+
+impl MarkKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Hour => "hour",
+            Self::Day => "day",
+        }
+    }
+
+    /// Its length in ms.
+    pub(crate) fn ms(self) -> i64 {
+        match self {
+            Self::Hour => HOUR_MS,
+            Self::Day => DAY_MS,
+        }
+    }
+}
+
+const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 86_400_000;
+
 /// A dirty mark as read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct DirtyMark {
+    /// Its `_id`.
+    pub(crate) id: String,
     /// The app.
     pub(crate) app: String,
-    /// The hour's start, epoch ms.
+    /// Hour or day.
+    pub(crate) kind: MarkKind,
+    /// The hour's or day's start, epoch ms.
     pub(crate) hour_ms: i64,
     /// The mark's version: cleared only if still this one.
     pub(crate) v: i64,
@@ -75,26 +112,39 @@ impl Rollups {
             .await?;
         self.dirty
             .create_indexes([
-                named(doc! { "app": 1, "h": 1 }, "app_h"),
+                named(doc! { "app": 1, "k": 1, "h": 1 }, "app_k_h"),
                 named(doc! { "at": 1 }, "at"),
             ])
             .await?;
         Ok(())
     }
 
-    /// Marks the hours (epoch ms of their starts) of `app` dirty at `now_ms`.
+    /// Marks the hours (epoch ms of their starts) of `app`, and the days
+    /// they fall in, dirty at `now_ms`.
     pub(crate) async fn mark_dirty(
         &self,
         app: &str,
         hours: &[i64],
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        for &h in hours {
+        let mut marks: Vec<(MarkKind, i64)> = hours.iter().map(|&h| (MarkKind::Hour, h)).collect();
+        let mut days: Vec<i64> = hours
+            .iter()
+            .map(|h| h.div_euclid(DAY_MS) * DAY_MS)
+            .collect();
+        days.dedup();
+        marks.extend(days.into_iter().map(|d| (MarkKind::Day, d)));
+        for (kind, start) in marks {
             self.dirty
                 .update_one(
-                    doc! { "_id": format!("{app}:{h}") },
+                    doc! { "_id": format!("{app}:{}:{start}", kind.as_str()) },
                     doc! {
-                        "$set": { "app": app, "h": DateTime::from_millis(h), "at": DateTime::from_millis(now_ms) },
+                        "$set": {
+                            "app": app, "k": kind.as_str(),
+                            "h": DateTime::from_millis(start),
+                            "end": DateTime::from_millis(start + kind.ms()),
+                            "at": DateTime::from_millis(now_ms),
+                        },
                         "$inc": { "v": 1_i64 },
                     },
                 )
@@ -104,16 +154,17 @@ impl Rollups {
         Ok(())
     }
 
-    /// The dirty hours of `app` in `[from_ms, to_ms)`, ascending.
-    pub(crate) async fn dirty_hours(
+    /// The starts of the dirty hours (or days) of `app` in `[from_ms, to_ms)`, ascending.
+    pub(crate) async fn dirty(
         &self,
         app: &str,
+        kind: MarkKind,
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<i64>, StoreError> {
         let cursor = self
             .dirty
-            .find(doc! { "app": app, "h": { "$gte": DateTime::from_millis(from_ms), "$lt": DateTime::from_millis(to_ms) } })
+            .find(doc! { "app": app, "k": kind.as_str(), "h": { "$gte": DateTime::from_millis(from_ms), "$lt": DateTime::from_millis(to_ms) } })
             .projection(doc! { "h": 1 })
             .sort(doc! { "h": 1 })
             .await?;
@@ -121,20 +172,59 @@ impl Rollups {
         Ok(docs.iter().map(|d| int(d, "h")).collect())
     }
 
-    /// Up to `limit` marks last marked at or before `before_ms`, oldest first.
+    /// Up to `limit` marks of hours or days that ended by `now_ms` and were
+    /// last marked at or before `settled_ms`, oldest mark first. (A bucket
+    /// still open is never read from a rollup, so it is not built yet.)
     pub(crate) async fn pending(
         &self,
-        before_ms: i64,
+        settled_ms: i64,
+        now_ms: i64,
         limit: i64,
     ) -> Result<Vec<DirtyMark>, StoreError> {
         let cursor = self
             .dirty
-            .find(doc! { "at": { "$lte": DateTime::from_millis(before_ms) } })
+            .find(doc! {
+                "at": { "$lte": DateTime::from_millis(settled_ms) },
+                "end": { "$lte": DateTime::from_millis(now_ms) },
+            })
             .sort(doc! { "at": 1 })
             .limit(limit)
             .await?;
         let docs: Vec<Document> = cursor.try_collect().await?;
         Ok(docs.iter().map(mark_of).collect())
+    }
+
+    /// How many marks of `app` cover time that ended by `ended_by_ms`.
+    pub(crate) async fn count_ended(&self, app: &str, ended_by_ms: i64) -> Result<u64, StoreError> {
+        Ok(self
+            .dirty
+            .count_documents(
+                doc! { "app": app, "end": { "$lte": DateTime::from_millis(ended_by_ms) } },
+            )
+            .await?)
+    }
+
+    /// Deletes every mark, document and state of `app` (the app is purged).
+    pub(crate) async fn delete_app(&self, app: &str) -> Result<(), StoreError> {
+        self.dirty.delete_many(doc! { "app": app }).await?;
+        self.docs.delete_many(doc! { "app": app }).await?;
+        self.state.delete_many(doc! { "app": app }).await?;
+        Ok(())
+    }
+
+    /// The next build generation.
+    pub(crate) async fn next_generation(&self) -> Result<i64, StoreError> {
+        let d = self
+            .state
+            .find_one_and_update(
+                doc! { "_id": "generation" },
+                doc! { "$inc": { "n": 1_i64 } },
+            )
+            .upsert(true)
+            .return_document(mongodb::options::ReturnDocument::After)
+            .await?
+            .ok_or_else(|| StoreError::Failed("no build generation".into()))?;
+        Ok(int(&d, "n"))
     }
 
     /// Every mark of `app` (or of all apps), oldest hour first, at most `limit`,
@@ -149,7 +239,7 @@ impl Rollups {
         let cursor = self
             .dirty
             .find(filter)
-            .sort(doc! { "h": 1 })
+            .sort(doc! { "h": 1, "k": -1 })
             .limit(limit)
             .await?;
         let docs: Vec<Document> = cursor.try_collect().await?;
@@ -160,48 +250,64 @@ impl Rollups {
     pub(crate) async fn clear(&self, mark: &DirtyMark) -> Result<bool, StoreError> {
         let r = self
             .dirty
-            .delete_one(doc! { "_id": format!("{}:{}", mark.app, mark.hour_ms), "v": mark.v })
+            .delete_one(doc! { "_id": &mark.id, "v": mark.v })
             .await?;
         Ok(r.deleted_count == 1)
     }
 
     /// Replaces the documents of rollup `name` for `app` with buckets in
-    /// `[from_ms, to_ms)` by `docs`: the old ones deleted, the new ones
-    /// inserted under their deterministic `_id`s (one already there, from
-    /// a racing build, is left as it is: both were built from the same events).
+    /// `[from_ms, to_ms)` by `docs`, built in generation `generation` (each
+    /// has its `g`): each is inserted, or replaces the stored one of its
+    /// `_id` unless that one is of a later generation; then the range's
+    /// documents of earlier generations (groups no longer there) go. So
+    /// two builds of one range, however their writes interleave, leave the
+    /// later build's documents, and a reader never sees the range empty.
     pub(crate) async fn replace_range(
         &self,
         name: &str,
         app: &str,
         from_ms: i64,
         to_ms: i64,
+        generation: i64,
         docs: Vec<Document>,
     ) -> Result<(), StoreError> {
+        if !docs.is_empty() {
+            let taken: Vec<usize> = match self.docs.insert_many(&docs).ordered(false).await {
+                Ok(_) => Vec::new(),
+                Err(e) => match e.kind.as_ref() {
+                    ErrorKind::InsertMany(im)
+                        if im.write_concern_error.is_none()
+                            && im
+                                .write_errors
+                                .iter()
+                                .flatten()
+                                .all(|we| we.code == DUPLICATE_KEY) =>
+                    {
+                        im.write_errors
+                            .iter()
+                            .flatten()
+                            .map(|we| we.index)
+                            .collect()
+                    }
+                    _ => return Err(e.into()),
+                },
+            };
+            for i in taken {
+                let d = &docs[i];
+                let id = d.get("_id").cloned().unwrap_or(Bson::Null);
+                self.docs
+                    .replace_one(doc! { "_id": id, "g": { "$lt": generation } }, d)
+                    .await?;
+            }
+        }
         self.docs
             .delete_many(doc! {
                 "r": name, "app": app,
                 "b": { "$gte": DateTime::from_millis(from_ms), "$lt": DateTime::from_millis(to_ms) },
+                "g": { "$lt": generation },
             })
             .await?;
-        if docs.is_empty() {
-            return Ok(());
-        }
-        match self.docs.insert_many(docs).ordered(false).await {
-            Ok(_) => Ok(()),
-            Err(e) => match e.kind.as_ref() {
-                ErrorKind::InsertMany(im)
-                    if im.write_concern_error.is_none()
-                        && im
-                            .write_errors
-                            .iter()
-                            .flatten()
-                            .all(|we| we.code == DUPLICATE_KEY) =>
-                {
-                    Ok(())
-                }
-                _ => Err(e.into()),
-            },
-        }
+        Ok(())
     }
 
     /// Runs `pipeline` over the rollup documents for at most `time_limit`.
@@ -230,6 +336,51 @@ impl Rollups {
             .delete_many(doc! { "r": name })
             .await?
             .deleted_count)
+    }
+
+    /// Deletes the documents of rollup `name` of `app`; returns how many.
+    pub(crate) async fn delete_rollup_of(&self, name: &str, app: &str) -> Result<u64, StoreError> {
+        Ok(self
+            .docs
+            .delete_many(doc! { "r": name, "app": app })
+            .await?
+            .deleted_count)
+    }
+
+    /// Inserts a state document; `false` if its `_id` is taken.
+    pub(crate) async fn insert_state(&self, d: Document) -> Result<bool, StoreError> {
+        match self.state.insert_one(d).await {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let e = StoreError::from(e);
+                if e.is_duplicate_key() {
+                    Ok(false)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    /// The declared rollups' state documents of `app`.
+    pub(crate) async fn declared(&self, app: &str) -> Result<Vec<Document>, StoreError> {
+        Ok(self
+            .state
+            .find(doc! { "declared": true, "app": app })
+            .sort(doc! { "name": 1 })
+            .await?
+            .try_collect()
+            .await?)
+    }
+
+    /// Deletes the state document `id`; whether there was one.
+    pub(crate) async fn delete_state(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .state
+            .delete_one(doc! { "_id": id })
+            .await?
+            .deleted_count
+            == 1)
     }
 
     /// The state document `_id` (`"<rollup>"` or `"<rollup>:<app>"`).
@@ -275,6 +426,12 @@ impl Rollups {
 
 fn mark_of(d: &Document) -> DirtyMark {
     DirtyMark {
+        id: d.get_str("_id").unwrap_or_default().to_owned(),
+        kind: if d.get_str("k") == Ok("day") {
+            MarkKind::Day
+        } else {
+            MarkKind::Hour
+        },
         app: d.get_str("app").unwrap_or_default().to_owned(),
         hour_ms: int(d, "h"),
         v: int(d, "v"),

@@ -12,6 +12,7 @@ __version__ = "0.1.0"
 
 from .client import Client
 from .errors import (
+    Conflict,
     Forbidden,
     InvalidQuery,
     InvalidResponse,
@@ -32,6 +33,7 @@ from .spec import Field, dim, metric
 __all__ = [
     "__version__",
     "Client",
+    "Conflict",
     "QueryResult",
     "Report",
     "Reports",

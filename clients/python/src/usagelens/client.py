@@ -91,6 +91,7 @@ class Client:
         order_by: OrderSpec | Sequence[OrderSpec] | None = None,
         limit: int | None = None,
         explain: bool = False,
+        plan: str | None = None,
     ) -> QueryResult:
         """Runs ``POST /v1/query`` and returns its rows.
 
@@ -99,6 +100,10 @@ class Client:
         ``{"fn": "p95", "of": "duration_ms"}``; ``order_by`` takes column
         names, ``"-count"`` for descending, or ``{"by", "desc"}`` dicts.
         Arguments left as ``None`` are not sent (the server's defaults apply).
+        ``plan="raw"`` forces the exact answer from the raw events;
+        ``result.meta["plan"]`` says which answered (``raw``,
+        ``rollup:<name>``, ``rollup:<name>+raw``) and
+        ``result.meta["approximate"]`` whether a sketch did.
         """
         spec: dict[str, Any] = {"app": app}
         t = str_list(types, "types")
@@ -131,6 +136,8 @@ class Client:
             spec["limit"] = limit
         if explain:
             spec["explain"] = True
+        if plan is not None:
+            spec["plan"] = plan
         return self.query_raw(spec)
 
     def query_raw(self, spec: Mapping[str, Any]) -> QueryResult:
@@ -166,6 +173,56 @@ class Client:
             raise TypeError(f"name: a str, not {type(name).__name__}")
         path = f"/v1/dimensions/{urllib.parse.quote(name, safe='')}/hide"
         self._json("POST", path, params={"app": app}, body=None, empty_post=True)
+
+    # -------------------------------------------------------------- rollups
+
+    def rollups(self, app: str) -> dict[str, Any]:
+        """``GET /v1/rollups``: the app's rollups (built-in and declared), what
+        each is built from, the dirty hours and the watermark."""
+        body = self._json("GET", "/v1/rollups", params={"app": app})
+        if not isinstance(body, dict) or not isinstance(body.get("rollups"), list):
+            raise InvalidResponse(
+                "GET /v1/rollups: the answer lacks `rollups`", status=200, code="invalid_response"
+            )
+        return body
+
+    def declare_rollup(
+        self,
+        app: str,
+        name: str,
+        *,
+        types: str | Sequence[str],
+        dims: str | Sequence[str] = (),
+        metrics: str | Sequence[str] | None = None,
+        grain: str = "hour",
+    ) -> dict[str, Any]:
+        """``POST /v1/rollups``: declares a rollup of the app; it is built for
+        new events from ``built_from`` on (``usagelens-collector rollups
+        backfill`` builds the history). ``metrics`` defaults to all."""
+        spec: dict[str, Any] = {
+            "app": app,
+            "name": name,
+            "types": str_list(types, "types"),
+            "dims": str_list(dims, "dims") or [],
+            "grain": grain,
+        }
+        m = str_list(metrics, "metrics")
+        if m is not None:
+            spec["metrics"] = m
+        body = self._json("POST", "/v1/rollups", body=spec)
+        if not isinstance(body, dict):
+            raise InvalidResponse("POST /v1/rollups: the answer is not a JSON object", status=201, code="invalid_response")
+        return body
+
+    def drop_rollup(self, app: str, name: str) -> dict[str, Any]:
+        """``DELETE /v1/rollups/<name>``: drops a rollup the app declared, and its documents."""
+        if not isinstance(name, str):
+            raise TypeError(f"name: a str, not {type(name).__name__}")
+        path = f"/v1/rollups/{urllib.parse.quote(name, safe='')}"
+        body = self._json("DELETE", path, params={"app": app})
+        if not isinstance(body, dict):
+            raise InvalidResponse(f"DELETE {path}: the answer is not a JSON object", status=200, code="invalid_response")
+        return body
 
     # --------------------------------------------------------------- export
 

@@ -108,6 +108,10 @@ class TruncatedResponse(TransportError):
     """The answer stopped early: a streamed page ended in the middle of a line."""
 
 
+class Conflict(UsageLensError):
+    """409: the name is taken (``rollup_exists``)."""
+
+
 #: Codes whose error class is not their status's.
 _BY_CODE: dict[str, type[UsageLensError]] = {"store_too_old": StoreTooOld}
 
@@ -116,6 +120,7 @@ _BY_STATUS: dict[int, type[UsageLensError]] = {
     401: Unauthorized,
     403: Forbidden,
     404: NotFound,
+    409: Conflict,
     422: QueryTooSlow,
     429: RateLimited,
     503: StoreUnavailable,
