@@ -1,4 +1,4 @@
-//! `cargo xtask bench ingest|beacon|query|reports`: the benchmarks of BENCHMARKS.md,
+//! `cargo xtask bench ingest|beacon|query|reports|rollups`: the benchmarks of BENCHMARKS.md,
 //! each against a local store started for it (unless `MONGODB_URI` is set).
 
 use anyhow::Result;
@@ -60,6 +60,16 @@ pub(crate) fn reports(extra: &[&str]) -> Result<()> {
     million_event_bench(
         "reports",
         "reports benchmark (collector/benches/reports.rs)",
+        extra,
+    )
+}
+
+/// The rollups' materialization rate and the queries they answer against
+/// raw, over the reports' data set (`collector/benches/rollups.rs`).
+pub(crate) fn rollups(extra: &[&str]) -> Result<()> {
+    million_event_bench(
+        "rollups",
+        "rollups benchmark (collector/benches/rollups.rs)",
         extra,
     )
 }

@@ -5,7 +5,7 @@
 //! | `demo` | builds the beacon, starts the local store (unless `MONGODB_URI` is set), the collector, creates or reuses the app `demo`, prints URLs and keys, runs until Ctrl-C | `demo.rs` |
 //! | `test` | installs what the tests need, builds the beacon, starts a throwaway local store (unless `MONGODB_URI` is set), runs every test | `test.rs` |
 //! | `beacon` | builds the browser beacon into `target/beacon/` | `beacon.rs`, `beacon/` |
-//! | `bench ingest`, `bench beacon`, `bench query`, `bench reports` | the benchmarks of `BENCHMARKS.md` | `bench.rs` |
+//! | `bench ingest`, `bench beacon`, `bench query`, `bench reports`, `bench rollups` | the benchmarks of `BENCHMARKS.md` | `bench.rs` |
 //! | `store` | just the local store, on a free port, until Ctrl-C | `store.rs` |
 //! | `simulate` | drives the running demo like real users | `simulate.rs` |
 //!
@@ -40,6 +40,7 @@ fn main() -> ExitCode {
         ["bench", "beacon", rest @ ..] => leftovers::checked(|| bench::beacon(rest)),
         ["bench", "query", rest @ ..] => leftovers::checked(|| bench::query(rest)),
         ["bench", "reports", rest @ ..] => leftovers::checked(|| bench::reports(rest)),
+        ["bench", "rollups", rest @ ..] => leftovers::checked(|| bench::rollups(rest)),
         ["store", rest @ ..] => store::task(rest),
         ["simulate", rest @ ..] => simulate::task(rest),
         _ => {
@@ -53,6 +54,7 @@ fn main() -> ExitCode {
                  bench beacon      the beacon's main-thread cost in headless Chromium\n  \
                  bench query       the query engine and API over 1 M events against the bare pipelines\n  \
                  bench reports     every report through the API against its own pipelines, over 1 M events\n  \
+                 bench rollups     rollups built over 1 M events (BENCH_EVENTS), queries by rollup against raw\n  \
                  store             run only the local store\n  \
                  simulate [--users N] [--history 7d]   drive the running demo like real users\n\n\
                  With MONGODB_URI set, tasks use that server instead of a local store."
