@@ -225,7 +225,7 @@ describe("arguments", { timeout: 120_000 }, () => {
   it("the module exports what index.d.ts declares", async () => {
     const mod = await import("../index.js");
     assert.deepEqual(Object.keys(mod).sort(), [
-      "DEFAULT_TIMEOUT_MS", "Forbidden", "InvalidQuery", "NotFound", "QueryResult", "QueryTooSlow",
+      "Conflict", "DEFAULT_TIMEOUT_MS", "Forbidden", "InvalidQuery", "NotFound", "QueryResult", "QueryTooSlow",
       "RateLimited", "StoreTooOld", "StoreUnavailable", "TransportError", "Unauthorized", "UsageClient", "UsageLensError",
     ]);
     assert.equal(mod.DEFAULT_TIMEOUT_MS, 60_000);

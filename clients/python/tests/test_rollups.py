@@ -27,9 +27,9 @@ def test_declare_list_and_drop_a_rollup(env: Env) -> None:
         lens.declare_rollup("other", "by_color", types="click", dims=["color"])
     with pytest.raises(Conflict, match="built-in"):
         lens.declare_rollup("other", "clicks", types="click")
-    with pytest.raises(InvalidQuery, match=r"^dims\[0\]: `a\.b` is not a valid name"):
+    with pytest.raises(InvalidQuery, match=r"^400 invalid_rollup: dims\[0\]: `a\.b` is not a valid name"):
         lens.declare_rollup("other", "bad", types="click", dims=["a.b"])
-    with pytest.raises(InvalidQuery, match=r"^grain: unknown variant `fortnight`"):
+    with pytest.raises(InvalidQuery, match=r"^400 invalid_rollup: grain: unknown variant `fortnight`"):
         lens.declare_rollup("other", "bad", types="click", grain="fortnight")
     # Another app's token declares nothing here.
     with pytest.raises(Exception, match="not valid for app `other`"):
