@@ -272,6 +272,14 @@ async fn each_event_keeps_the_user_and_dimensions_of_its_time_through_retries_an
     ids.dedup();
     assert_eq!(ids.len(), events.len());
 
+    // The relay notes a batch once the collector has answered it, which is
+    // after the events are stored: wait for the last answers to be noted.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while t.seen().iter().filter(|(_, s)| *s == 200).count() < 7
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     // The retried batch is the 503'd one: the same events, the same context.
     let seen = t.seen();
     let (failed, _) = seen
