@@ -132,27 +132,6 @@ fn cost(r: &Rollup, from: i64, to: i64, span: (i64, i64)) -> f64 {
     raw_ms as f64 / HOUR_MS as f64 * 100.0 + docs
 }
 
-/// Where the rollups are built from, per rollup, for `app`: the rollup's
-/// `since` or, after a backfill, the app's earlier `from`.
-async fn covered_from(store: &Store, r: &Rollup, app: &str) -> Result<Option<i64>, QueryError> {
-    let own = store.rollups().state(&r.state_id()).await?;
-    let Some(own) = own else { return Ok(None) };
-    if own.get_str("hash").ok() != Some(r.hash().as_str()) {
-        return Ok(None);
-    }
-    let since = own.get_datetime("since").ok().map(|t| t.timestamp_millis());
-    let app_from = store
-        .rollups()
-        .state(&format!("{}:{app}", r.name))
-        .await?
-        .filter(|d| d.get_str("hash").ok() == Some(r.hash().as_str()))
-        .and_then(|d| d.get_datetime("from").ok().map(|t| t.timestamp_millis()));
-    Ok(match (since, app_from) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    })
-}
-
 /// Why the plan went back to the raw events, or the error that stopped it.
 enum Fallback {
     Raw(String),
@@ -247,7 +226,7 @@ async fn from_rollup(
             reasons.push(format!("{}: {why}", r.name));
             continue;
         }
-        let Some(cf) = covered_from(store, r, app).await? else {
+        let Some(cf) = super::state::built_from(store, r, app).await? else {
             reasons.push(format!("{}: not built yet", r.name));
             continue;
         };

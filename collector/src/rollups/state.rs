@@ -57,6 +57,32 @@ pub async fn backfill(
     Ok(hours)
 }
 
+/// Where `r` is built from for `app`: its `since` or, after a backfill,
+/// the app's earlier `from`; `None` while its current definition is not
+/// recorded (a new or changed rollup, before the builder records it).
+pub(crate) async fn built_from(
+    store: &Store,
+    r: &Rollup,
+    app: &str,
+) -> Result<Option<i64>, StoreError> {
+    let hash = r.hash();
+    let current = |d: &mongodb::bson::Document| d.get_str("hash").ok() == Some(hash.as_str());
+    let Some(own) = store.rollups().state(&r.state_id()).await?.filter(current) else {
+        return Ok(None);
+    };
+    let since = own.get_datetime("since").ok().map(|t| t.timestamp_millis());
+    let app_from = store
+        .rollups()
+        .state(&format!("{}:{app}", r.name))
+        .await?
+        .filter(current)
+        .and_then(|d| d.get_datetime("from").ok().map(|t| t.timestamp_millis()));
+    Ok(match (since, app_from) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    })
+}
+
 /// Dirty hours listed in a status.
 const LISTED: i64 = 100;
 
@@ -71,23 +97,7 @@ pub async fn status(
     let (marks, total) = store.rollups().marks(Some(app), LISTED).await?;
     let mut list = Vec::new();
     for r in rollups {
-        let own = store.rollups().state(&r.state_id()).await?;
-        let current = own
-            .as_ref()
-            .filter(|d| d.get_str("hash").ok() == Some(r.hash().as_str()));
-        let since = current
-            .and_then(|d| d.get_datetime("since").ok())
-            .map(|t| t.timestamp_millis());
-        let app_from = store
-            .rollups()
-            .state(&format!("{}:{app}", r.name))
-            .await?
-            .filter(|d| d.get_str("hash").ok() == Some(r.hash().as_str()))
-            .and_then(|d| d.get_datetime("from").ok().map(|t| t.timestamp_millis()));
-        let from = match (since, app_from) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let from = built_from(store, r, app).await?;
         list.push(json!({
             "name": r.name, "types": r.types, "dims": r.dims, "metrics": r.metrics,
             "grain": r.grain.as_str(), "builtin": r.app.is_none(),
