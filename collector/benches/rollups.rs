@@ -93,6 +93,9 @@ fn main() {
             .unwrap();
         store.ensure_indexes().await.unwrap();
         load(&store, n, Mix::Reports).await;
+        if std::env::var_os("BENCH_LOAD_ONLY").is_some() {
+            return; // `BENCH_LOAD_ONLY=1`: load the data set and stop (a long load, ahead of the run)
+        }
         let all = rollups::builtin();
         let now = DateTime::now().timestamp_millis();
         rollups::ensure(&store, &all, now).await.unwrap();

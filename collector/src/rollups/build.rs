@@ -1,31 +1,41 @@
-//! Materialization: a bucket range of one rollup rebuilt from the raw
-//! events and replaced, and the builder's pass over the dirty hours.
+//! Materialization: the buckets of a range rebuilt from the raw events
+//! and replaced, and the builder's pass over the dirty hours and days.
 //!
-//! A build reads the range's events with the two pipelines of
-//! [`super::partial`], turns each group into one document (its sketches
-//! built here, from the group's values), deletes the range's documents and
-//! inserts the new ones under deterministic `_id`s. Only the holder of the
+//! A build reads the range's events once, for every rollup it rebuilds
+//! (a find over `app_type_ts`, only the fields they keep), and folds each
+//! event into its groups here: per rollup, bucket, kept dimension values
+//! (each multi-valued dimension's distinct values, as the raw engine's
+//! `$setUnion` + `$unwind` do) and type, the count, first and last, the
+//! users' and sessions' HyperLogLog and each metric's n, sum, min, max and
+//! DDSketch. The groups are the same the raw tail's pipelines
+//! ([`super::partial::pipelines`]) compute — the differential tests hold
+//! the two to it — but one read serves all the rollups, no group's values
+//! travel as one array (the 16 MB document limit of `$push`), and a
+//! store's slow `$group` is not paid seven times over. The documents are
+//! then written under one build generation
+//! ([`crate::store::Rollups::replace_range`]). Only the holder of the
 //! builder's lease builds (the job in `jobs/`, or `rollups backfill` when
-//! no collector holds it), so two builds of one range never interleave.
+//! no collector holds it).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
-use mongodb::bson::{doc, Bson, DateTime, Document};
+use datasketches::hll::HllSketch;
+use mongodb::bson::{doc, Bson, DateTime, Document, RawBsonRef, RawDocument};
 use sha2::{Digest, Sha256};
 
-use super::partial::{pipelines, Key, Partial, Wants};
+use super::partial::{MetricPart, Partial};
 use super::{Grain, Rollup};
 use crate::store::{DirtyMark, MarkKind, Store, StoreError};
 
 /// What one build or pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BuildOutcome {
-    /// Bucket ranges rebuilt.
+    /// Bucket ranges rebuilt (one per rollup and range).
     pub ranges: u64,
     /// Rollup documents written.
     pub docs: u64,
-    /// Events read (summed over the rollups that read them).
+    /// Events read (each once per range, whatever the rollups it served).
     pub events: u64,
     /// Dirty hours cleared.
     pub cleared: u64,
@@ -40,141 +50,331 @@ impl BuildOutcome {
     }
 }
 
-/// How long one build's aggregation may run on the server.
-const BUILD_TIME_LIMIT: Duration = Duration::from_secs(120);
-/// Most of one range built by one aggregation (a day of events).
+/// How long one build's read of the events may run on the server.
+const BUILD_TIME_LIMIT: Duration = Duration::from_secs(300);
+/// Events per round trip of a build's read.
+const READ_BATCH: u32 = 5_000;
+/// Most of one range built by one read (a day of events).
 const MAX_RANGE_MS: i64 = 86_400_000;
 
-fn raw_to_doc(d: &mongodb::bson::RawDocumentBuf) -> Result<Document, StoreError> {
-    d.to_document()
-        .map_err(|e| StoreError::Failed(format!("an aggregation row does not decode: {e}")))
+/// A grouping value in the server's `$group` equality: numbers by value
+/// (1, 1L and 1.0 are one group), everything else by type and content.
+fn canon(v: &Bson, out: &mut Vec<u8>) {
+    let int = |out: &mut Vec<u8>, i: i64| {
+        out.push(b'n');
+        out.extend_from_slice(i.to_string().as_bytes());
+    };
+    match v {
+        Bson::Int32(i) => int(out, i64::from(*i)),
+        Bson::Int64(i) => int(out, *i),
+        Bson::Double(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => int(out, *f as i64),
+        Bson::Double(f) => {
+            out.push(b'n');
+            out.extend_from_slice(format!("{f:?}").as_bytes());
+        }
+        Bson::String(s) => {
+            out.push(b's');
+            out.extend_from_slice(s.len().to_string().as_bytes());
+            out.push(b':');
+            out.extend_from_slice(s.as_bytes());
+        }
+        Bson::Boolean(b) => out.extend_from_slice(if *b { b"b1" } else { b"b0" }),
+        other => {
+            out.push(b'x');
+            let text = other.clone().into_relaxed_extjson().to_string();
+            out.extend_from_slice(text.len().to_string().as_bytes());
+            out.push(b':');
+            out.extend_from_slice(text.as_bytes());
+        }
+    }
+    out.push(0);
 }
 
-/// The id of a group: `_id` of a counts row, `_id.g` of a metrics row.
-fn group_key(id: &Document) -> String {
-    // The server writes the keys in the order the pipeline named them.
-    Bson::Document(id.clone())
-        .into_relaxed_extjson()
-        .to_string()
+/// The value a rollup document keeps for a group: a whole number as a
+/// 64-bit integer (what the group's first event held may be a double).
+fn kept(v: &Bson) -> Bson {
+    match v {
+        Bson::Int32(i) => Bson::Int64(i64::from(*i)),
+        Bson::Double(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Bson::Int64(*f as i64),
+        other => other.clone(),
+    }
 }
 
-/// Rebuilds the buckets of rollup `r` for `app` in `[from_ms, to_ms)`
-/// (aligned to its grain) from the raw events, replacing what was there.
+/// The values an event holds at one dimension, as the raw engine groups
+/// them: none (missing, null, or an empty array: the null group), one, or
+/// an array's distinct values; and whether it was an array.
+fn values_of(v: Option<Bson>) -> (Vec<Option<Bson>>, bool) {
+    match v {
+        None | Some(Bson::Null) => (vec![None], false),
+        Some(Bson::Array(items)) => {
+            let mut seen = BTreeSet::new();
+            let mut out = Vec::new();
+            for item in items {
+                let mut k = Vec::new();
+                canon(&item, &mut k);
+                if seen.insert(k) {
+                    out.push(match item {
+                        Bson::Null => None,
+                        x => Some(x),
+                    });
+                }
+            }
+            if out.is_empty() {
+                out.push(None);
+            }
+            (out, true)
+        }
+        Some(x) => (vec![Some(x)], false),
+    }
+}
+
+/// One group while the events are read.
+struct Acc {
+    /// The kept dimension values and the type.
+    d: Document,
+    /// Per dimension: whether an event of the group held an array there.
+    mv: Vec<bool>,
+    n: u64,
+    first: i64,
+    last: i64,
+    users: HllSketch,
+    sessions: HllSketch,
+    metrics: BTreeMap<String, MetricPart>,
+}
+
+/// One event's fields the builds read.
+struct Event<'a> {
+    ty: &'a str,
+    ts: i64,
+    dims: Option<&'a RawDocument>,
+    metrics: Vec<(&'a str, f64)>,
+}
+
+fn field(dims: Option<&RawDocument>, name: &str) -> Option<Bson> {
+    let v = dims?.get(name).ok()??;
+    Bson::try_from(v.to_raw_bson()).ok()
+}
+
+/// An id for HyperLogLog: a string as is, anything else by its text.
+fn update_sketch(s: &mut HllSketch, v: Option<Bson>) {
+    match v {
+        None | Some(Bson::Null) => {}
+        Some(Bson::String(x)) => s.update(x.as_str()),
+        Some(other) => s.update(other.to_string().as_str()),
+    }
+}
+
+fn read_event(raw: &RawDocument) -> Result<Event<'_>, StoreError> {
+    let bad = |what: &str| StoreError::Failed(format!("an event has no {what}: {raw:?}"));
+    let ty = raw.get_str("type").map_err(|_| bad("string `type`"))?;
+    let ts = raw
+        .get_datetime("ts")
+        .map_err(|_| bad("date `ts`"))?
+        .timestamp_millis();
+    let dims = match raw.get("dims") {
+        Ok(Some(RawBsonRef::Document(d))) => Some(d),
+        _ => None,
+    };
+    let mut metrics = Vec::new();
+    if let Ok(Some(RawBsonRef::Document(m))) = raw.get("metrics") {
+        for entry in m {
+            let (k, v) =
+                entry.map_err(|e| StoreError::Failed(format!("an event's metrics: {e}")))?;
+            let x = match v {
+                RawBsonRef::Int32(i) => f64::from(i),
+                RawBsonRef::Int64(i) => i as f64,
+                RawBsonRef::Double(f) => f,
+                // Ingest stores numbers only; the raw engine's `$sum` skips the rest.
+                _ => continue,
+            };
+            metrics.push((k, x));
+        }
+    }
+    Ok(Event {
+        ty,
+        ts,
+        dims,
+        metrics,
+    })
+}
+
+/// Folds one event into rollup `r`'s groups.
+fn fold(r: &Rollup, e: &Event<'_>, groups: &mut HashMap<Vec<u8>, Acc>) {
+    let b = floor(e.ts, r.grain);
+    // Each dimension's values; the event joins one group per combination.
+    let per_dim: Vec<(Vec<Option<Bson>>, bool)> =
+        r.dims.iter().map(|d| values_of(field(e.dims, d))).collect();
+    let user = match field(e.dims, "user") {
+        None | Some(Bson::Null) => field(e.dims, "anon"),
+        u => u,
+    };
+    let session = field(e.dims, "session");
+    let mut pick = vec![0usize; per_dim.len()];
+    loop {
+        let mut key = Vec::with_capacity(64);
+        key.extend_from_slice(&b.to_be_bytes());
+        canon(&Bson::String(e.ty.to_owned()), &mut key);
+        for (i, (vals, _)) in per_dim.iter().enumerate() {
+            match &vals[pick[i]] {
+                Some(v) => canon(v, &mut key),
+                None => key.push(b'z'),
+            }
+        }
+        let acc = groups.entry(key).or_insert_with(|| {
+            let mut d = Document::new();
+            for (i, name) in r.dims.iter().enumerate() {
+                if let Some(v) = &per_dim[i].0[pick[i]] {
+                    d.insert(name, kept(v));
+                }
+            }
+            d.insert("type", e.ty);
+            d.insert("b", DateTime::from_millis(b));
+            Acc {
+                d,
+                mv: vec![false; r.dims.len()],
+                n: 0,
+                first: e.ts,
+                last: e.ts,
+                users: Partial::new_sketch(),
+                sessions: Partial::new_sketch(),
+                metrics: BTreeMap::new(),
+            }
+        });
+        acc.n += 1;
+        acc.first = acc.first.min(e.ts);
+        acc.last = acc.last.max(e.ts);
+        for (i, (_, array)) in per_dim.iter().enumerate() {
+            acc.mv[i] |= *array;
+        }
+        update_sketch(&mut acc.users, user.clone());
+        update_sketch(&mut acc.sessions, session.clone());
+        for (k, x) in &e.metrics {
+            if r.all_metrics() || r.metrics.iter().any(|m| m == k) {
+                acc.metrics
+                    .entry((*k).to_owned())
+                    .or_insert_with(MetricPart::empty)
+                    .add(*x);
+            }
+        }
+        // The next combination of the multi-valued dimensions' values.
+        let mut i = 0;
+        loop {
+            if i == pick.len() {
+                return;
+            }
+            pick[i] += 1;
+            if pick[i] < per_dim[i].0.len() {
+                break;
+            }
+            pick[i] = 0;
+            i += 1;
+        }
+    }
+}
+
+/// Rebuilds the buckets of every rollup of `rollups` for `app` in
+/// `[from_ms, to_ms)` (aligned to their grains) from one read of the raw
+/// events, replacing what was there.
 pub(crate) async fn build_range(
     store: &Store,
-    r: &Rollup,
+    rollups: &[&Rollup],
     app: &str,
     from_ms: i64,
     to_ms: i64,
 ) -> Result<BuildOutcome, StoreError> {
-    let mut keys: Vec<Key> = r
-        .dims
+    if rollups.is_empty() {
+        return Ok(BuildOutcome::default());
+    }
+    let types: BTreeSet<&str> = rollups
         .iter()
-        .enumerate()
-        .map(|(i, d)| Key {
-            out: format!("g{i}"),
-            path: format!("dims.{d}"),
-        })
+        .flat_map(|r| r.types.iter().map(String::as_str))
         .collect();
-    keys.push(Key {
-        out: "gt".into(),
-        path: "type".into(),
-    });
+    let mut projection = doc! { "_id": 0, "type": 1, "ts": 1, "metrics": 1 };
+    let dims: BTreeSet<&str> = rollups
+        .iter()
+        .flat_map(|r| r.dims.iter().map(String::as_str))
+        .chain(["user", "anon", "session"])
+        .collect();
+    for d in dims {
+        // Names are checked (`Rollup::check`): never a path or an operator.
+        projection.insert(format!("dims.{d}"), 1);
+    }
     let filter = doc! {
         "app": app,
-        "type": { "$in": r.types.clone() },
+        "type": { "$in": types.iter().copied().collect::<Vec<_>>() },
         "ts": { "$gte": DateTime::from_millis(from_ms), "$lt": DateTime::from_millis(to_ms) },
     };
-    let bucket = Bson::Document(
-        doc! { "$dateTrunc": { "date": "$ts", "unit": r.grain.as_str(), "timezone": "UTC" } },
-    );
-    let wants = Wants {
-        users: true,
-        sessions: true,
-        metrics: (!r.all_metrics()).then(|| r.metrics.clone()),
-        arrays: true,
-        values: true,
-    };
-    let (counts, metrics) = pipelines(filter, &keys, Some(bucket), &wants);
     // Taken before the events are read: a later build reads later events.
     let generation = store.rollups().next_generation().await?;
 
-    let mut groups: BTreeMap<String, (Document, Vec<String>, Partial)> = BTreeMap::new();
+    let mut groups: Vec<HashMap<Vec<u8>, Acc>> = rollups.iter().map(|_| HashMap::new()).collect();
+    let mut read = store
+        .events()
+        .read(filter, projection, READ_BATCH, BUILD_TIME_LIMIT)
+        .await?;
     let mut events = 0;
-    for row in store.events().aggregate(counts, BUILD_TIME_LIMIT).await? {
-        let row = raw_to_doc(&row)?;
-        let id = row.get_document("_id").cloned().unwrap_or_default();
-        let mv: Vec<String> = r
-            .dims
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| row.get_bool(format!("mv{i}")).unwrap_or(false))
-            .map(|(_, d)| d.clone())
-            .collect();
-        let p = Partial::from_counts(&row);
-        events += p.n;
-        groups.insert(group_key(&id), (id, mv, p));
-    }
-    if let Some(metrics) = metrics {
-        for row in store.events().aggregate(metrics, BUILD_TIME_LIMIT).await? {
-            let row = raw_to_doc(&row)?;
-            let Ok(id) = row.get_document("_id") else {
-                continue;
-            };
-            let (Ok(g), Ok(k)) = (id.get_document("g"), id.get_str("k")) else {
-                continue;
-            };
-            if let Some((_, _, p)) = groups.get_mut(&group_key(g)) {
-                p.add_metric_row(k.to_owned(), &row);
+    while let Some(raw) = read.next().await? {
+        let e = read_event(&raw)?;
+        events += 1;
+        for (r, g) in rollups.iter().zip(groups.iter_mut()) {
+            if r.types.iter().any(|t| *t == e.ty) {
+                fold(r, &e, g);
             }
         }
     }
 
-    let mut docs = Vec::with_capacity(groups.len());
-    for (id, mv, p) in groups.into_values() {
-        let b = id
-            .get_datetime("b")
-            .map(|t| t.timestamp_millis())
-            .map_err(|_| StoreError::Failed("a build row has no bucket".into()))?;
-        let mut d = Document::new();
-        for (i, name) in r.dims.iter().enumerate() {
-            match id.get(format!("g{i}")) {
-                None | Some(Bson::Null) => {}
-                Some(v) => {
-                    d.insert(name, v.clone());
-                }
-            }
-        }
-        if let Some(t) = id.get("gt") {
-            d.insert("type", t.clone());
-        }
-        let hash = Sha256::digest(
-            Bson::Document(d.clone())
-                .into_relaxed_extjson()
-                .to_string()
-                .as_bytes(),
-        );
-        let mut out = doc! {
-            "_id": format!("{}:{app}:{b}:{}", r.name, hex::encode(&hash[..12])),
-            "r": &r.name, "app": app, "b": DateTime::from_millis(b), "d": d, "g": generation,
-        };
-        if !mv.is_empty() {
-            out.insert("mv", mv);
-        }
-        p.to_fields(&mut out);
-        docs.push(out);
-    }
-    let written = docs.len() as u64;
-    store
-        .rollups()
-        .replace_range(&r.name, app, from_ms, to_ms, generation, docs)
-        .await?;
-    Ok(BuildOutcome {
-        ranges: 1,
-        docs: written,
+    let mut out = BuildOutcome {
         events,
-        cleared: 0,
-    })
+        ..BuildOutcome::default()
+    };
+    for (r, groups) in rollups.iter().zip(groups) {
+        let mut docs = Vec::with_capacity(groups.len());
+        for acc in groups.into_values() {
+            let mut d = acc.d;
+            let b = d.remove("b").unwrap_or(Bson::Null);
+            let b_ms = match &b {
+                Bson::DateTime(t) => t.timestamp_millis(),
+                _ => 0,
+            };
+            let hash = Sha256::digest(
+                Bson::Document(d.clone())
+                    .into_relaxed_extjson()
+                    .to_string()
+                    .as_bytes(),
+            );
+            let mut doc = doc! {
+                "_id": format!("{}:{app}:{b_ms}:{}", r.name, hex::encode(&hash[..12])),
+                "r": &r.name, "app": app, "b": b, "d": d, "g": generation,
+            };
+            let mv: Vec<&String> = r
+                .dims
+                .iter()
+                .zip(&acc.mv)
+                .filter(|(_, m)| **m)
+                .map(|(d, _)| d)
+                .collect();
+            if !mv.is_empty() {
+                doc.insert("mv", mv);
+            }
+            Partial::from_sketches(
+                acc.n,
+                acc.first,
+                acc.last,
+                &acc.users,
+                &acc.sessions,
+                acc.metrics,
+            )
+            .to_fields(&mut doc);
+            docs.push(doc);
+        }
+        out.ranges += 1;
+        out.docs += docs.len() as u64;
+        store
+            .rollups()
+            .replace_range(&r.name, app, from_ms, to_ms, generation, docs)
+            .await?;
+    }
+    Ok(out)
 }
 
 /// `t` rounded down to the grain (UTC).
@@ -229,21 +429,27 @@ pub async fn build_pending(
         let mut all = rollups.to_vec();
         all.extend(super::declared(store, app).await?);
         let mut failed = false;
-        for r in all
+        // Minute and hour grains share the hour marks' ranges (a day at
+        // most), the day grain whole days: one read per range serves them all.
+        let serves: Vec<&Rollup> = all
             .iter()
             .filter(|r| (r.grain == Grain::Day) == (kind == MarkKind::Day))
-        {
-            for (from, to) in ranges_of(&starts, r.grain) {
-                match build_range(store, r, app, from, to).await {
-                    Ok(o) => out.add(o),
-                    Err(e) => {
-                        tracing::warn!(rollup = %r.name, app, error = %e, "a rollup range failed to build; its marks stay");
-                        failed = true;
-                        first_error.get_or_insert(e);
-                    }
+            .collect();
+        let grain = if kind == MarkKind::Day {
+            Grain::Day
+        } else {
+            Grain::Hour
+        };
+        for (from, to) in ranges_of(&starts, grain) {
+            match build_range(store, &serves, app, from, to).await {
+                Ok(o) => out.add(o),
+                Err(e) => {
+                    tracing::warn!(app, from, to, error = %e, "a rollup range failed to build; its marks stay");
+                    failed = true;
+                    first_error.get_or_insert(e);
                 }
-                alive();
             }
+            alive();
         }
         if failed {
             continue;
@@ -263,6 +469,29 @@ pub async fn build_pending(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_group_as_the_servers_group_does() {
+        let key = |v: Bson| {
+            let mut k = Vec::new();
+            canon(&v, &mut k);
+            k
+        };
+        // Numbers by value, whatever their type; strings by content.
+        assert_eq!(key(Bson::Int32(1)), key(Bson::Double(1.0)));
+        assert_eq!(key(Bson::Int64(1)), key(Bson::Int32(1)));
+        assert_ne!(key(Bson::Double(1.5)), key(Bson::Int32(1)));
+        assert_ne!(key(Bson::String("1".into())), key(Bson::Int32(1)));
+        assert_eq!(kept(&Bson::Double(2.0)), Bson::Int64(2));
+        // An array's distinct values, once each; [] and null are the null group.
+        let arr = Bson::Array(vec![Bson::Int32(1), Bson::Double(1.0), "a".into()]);
+        let (vals, mv) = values_of(Some(arr));
+        assert!(mv);
+        assert_eq!(vals, vec![Some(Bson::Int32(1)), Some("a".into())]);
+        assert_eq!(values_of(Some(Bson::Array(vec![]))), (vec![None], true));
+        assert_eq!(values_of(Some(Bson::Null)), (vec![None], false));
+        assert_eq!(values_of(None), (vec![None], false));
+    }
 
     #[test]
     fn adjacent_hours_build_together_within_a_day() {

@@ -51,13 +51,24 @@ impl std::fmt::Debug for MetricPart {
 }
 
 impl MetricPart {
-    fn empty() -> Self {
+    pub(crate) fn empty() -> Self {
         Self {
             n: 0,
             sum: 0.0,
             min: f64::INFINITY,
             max: f64::NEG_INFINITY,
             sketch: DDSketch::new(dd_config()),
+        }
+    }
+
+    /// Adds one value (a non-finite one counts but has no rank).
+    pub(crate) fn add(&mut self, x: f64) {
+        self.n += 1;
+        self.sum += x;
+        self.min = self.min.min(x);
+        self.max = self.max.max(x);
+        if x.is_finite() {
+            self.sketch.add(x);
         }
     }
 
@@ -171,6 +182,35 @@ impl Partial {
                 }
             }
         }
+    }
+
+    /// The state of a group built from its events (the builder's side).
+    pub(crate) fn from_sketches(
+        n: u64,
+        first: i64,
+        last: i64,
+        users: &HllSketch,
+        sessions: &HllSketch,
+        metrics: BTreeMap<String, MetricPart>,
+    ) -> Self {
+        let union = |s: &HllSketch| {
+            let mut u = new_union();
+            u.update(s);
+            Some(u)
+        };
+        Partial {
+            n,
+            first: Some(first),
+            last: Some(last),
+            users: union(users),
+            sessions: union(sessions),
+            metrics,
+        }
+    }
+
+    /// An empty users' or sessions' sketch (the builder's side).
+    pub(crate) fn new_sketch() -> HllSketch {
+        HllSketch::new(HLL_LG_K, HllType::Hll8).expect("a valid lg k")
     }
 
     /// The partial state of a row of the counts pipeline.

@@ -188,6 +188,26 @@ impl Events {
         Ok(EventScan(cursor))
     }
 
+    /// The fields `projection` keeps of the events `filter` selects, in no
+    /// set order, `batch_size` documents per round trip, for at most
+    /// `time_limit` on the server (a rollup build's read).
+    pub(crate) async fn read(
+        &self,
+        filter: Document,
+        projection: Document,
+        batch_size: u32,
+        time_limit: Duration,
+    ) -> Result<EventScan, StoreError> {
+        let cursor = self
+            .coll
+            .find(filter)
+            .projection(projection)
+            .batch_size(batch_size)
+            .max_time(time_limit)
+            .await?;
+        Ok(EventScan(cursor))
+    }
+
     /// Deletes every event of `app`; returns how many.
     pub(crate) async fn delete_app(&self, app: &str) -> Result<u64, StoreError> {
         Ok(self

@@ -292,12 +292,48 @@ impl Rollups {
                     _ => return Err(e.into()),
                 },
             };
-            for i in taken {
-                let d = &docs[i];
-                let id = d.get("_id").cloned().unwrap_or(Bson::Null);
-                self.docs
-                    .replace_one(doc! { "_id": id, "g": { "$lt": generation } }, d)
-                    .await?;
+            // The documents already there (a rebuild) are replaced where older,
+            // many statements to one `update` command (a round trip per
+            // document made a full rebuild crawl; the driver's `bulk_write`
+            // needs MongoDB 8.0).
+            let ns = self.docs.namespace();
+            let db = self.docs.client().database(&ns.db);
+            let concern = match self.docs.write_concern() {
+                Some(wc) => Some(
+                    mongodb::bson::to_document(wc)
+                        .map_err(|e| StoreError::Failed(format!("a write concern: {e}")))?,
+                ),
+                None => None,
+            };
+            let mut at = 0;
+            while at < taken.len() {
+                let (mut updates, mut bytes) = (Vec::new(), 0usize);
+                while at < taken.len() && updates.len() < 1000 && bytes < 8 << 20 {
+                    let d = &docs[taken[at]];
+                    bytes += mongodb::bson::to_vec(d).map_or(0, |v| v.len());
+                    let id = d.get("_id").cloned().unwrap_or(Bson::Null);
+                    updates.push(doc! { "q": { "_id": id, "g": { "$lt": generation } }, "u": d });
+                    at += 1;
+                }
+                let mut cmd = doc! { "update": &ns.coll, "updates": updates, "ordered": false };
+                if let Some(wc) = &concern {
+                    cmd.insert("writeConcern", wc.clone());
+                }
+                let reply = db.run_command(cmd).await?;
+                if let Ok(errors) = reply.get_array("writeErrors") {
+                    if let Some(Bson::Document(e)) = errors.first() {
+                        return Err(StoreError::Failed(format!(
+                            "replacing rollup documents: {}",
+                            e.get_str("errmsg").unwrap_or("a write error")
+                        )));
+                    }
+                }
+                if let Ok(e) = reply.get_document("writeConcernError") {
+                    return Err(StoreError::Failed(format!(
+                        "replacing rollup documents: {}",
+                        e.get_str("errmsg").unwrap_or("a write concern error")
+                    )));
+                }
             }
         }
         self.docs
