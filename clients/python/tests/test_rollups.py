@@ -62,7 +62,7 @@ def test_a_backfilled_rollup_answers_what_the_raw_events_do(env: Env) -> None:
     assert status["dirty"]["count"] == 0, status
 
     res = lens.query("shop", types="click", group_by="widget", measures=["count", "users"], explain=True)
-    assert res.meta["plan"].startswith("rollup:clicks"), res.meta
+    assert res.meta["plan"].startswith("rollup:widgets"), res.meta
     want = Counter(e.dims["widget"] for e in env.shop.events if e.type == "click" and "widget" in e.dims)
     got = {r["widget"]: r["count"] for r in res if r["widget"] is not None}
     assert got == dict(want)

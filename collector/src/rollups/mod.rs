@@ -212,10 +212,14 @@ fn def(name: &str, types: &[&str], dims: &[&str], grain: Grain) -> Rollup {
 
 /// The built-in rollups, on by default: one for each report's queries, at
 /// hour grain (which serves day buckets in any whole-hour time zone), and
-/// the widget ranking and API routes also by UTC day.
+/// the widget ranking and API routes also by UTC day. The ranking, the
+/// most frequent query, has its own rollups by widget alone: one document
+/// per widget and bucket, however many pages it is clicked on.
 pub fn builtin() -> Vec<Rollup> {
     use Grain::{Day, Hour};
     vec![
+        def("widgets", &["click"], &["widget"], Hour),
+        def("widgets_daily", &["click"], &["widget"], Day),
         def("clicks", &["click"], &["widget", "page"], Hour),
         def("clicks_daily", &["click"], &["widget", "page"], Day),
         def(
