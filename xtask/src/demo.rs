@@ -4,6 +4,7 @@
 //! (store, keys, logs) persists in `.usagelens/`.
 
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
@@ -102,7 +103,13 @@ pub(crate) fn task(args: &[&str]) -> Result<()> {
             .spawn()?,
     );
     let port = port_of(&listen, "--listen")?;
-    wait_for_port(port, &mut child.0, "the collector", &log)?;
+    wait_for_port(
+        port,
+        &mut child.0,
+        "the collector",
+        &log,
+        Duration::from_secs(90),
+    )?;
     let write_key = json_field(&keys, "write_key").unwrap_or_default();
     let read_token = json_field(&keys, "read_token").unwrap_or_default();
 
@@ -122,7 +129,13 @@ pub(crate) fn task(args: &[&str]) -> Result<()> {
             .spawn()?,
     );
     let site_port = port_of(&site_listen, "--site-listen")?;
-    wait_for_port(site_port, &mut site.0, "the demo site", &site_log)?;
+    wait_for_port(
+        site_port,
+        &mut site.0,
+        "the demo site",
+        &site_log,
+        Duration::from_secs(90),
+    )?;
     println!(
         "\nUsageLens is running.\n\
          \n  demo site   http://{site_listen}   (open it in a browser; ?as=<user> signs in as another user)\

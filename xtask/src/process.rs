@@ -13,9 +13,15 @@ pub(crate) fn free_port() -> Result<u16> {
 }
 
 /// Waits until `child` listens on `port`; an error with the tail of its
-/// `log` when it exits first, or after 90 s.
-pub(crate) fn wait_for_port(port: u16, child: &mut Child, what: &str, log: &Path) -> Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(90);
+/// `log` when it exits first, or after `within`.
+pub(crate) fn wait_for_port(
+    port: u16,
+    child: &mut Child,
+    what: &str,
+    log: &Path,
+    within: Duration,
+) -> Result<()> {
+    let deadline = Instant::now() + within;
     while Instant::now() < deadline {
         if TcpStream::connect(("127.0.0.1", port)).is_ok() {
             return Ok(());
@@ -27,7 +33,8 @@ pub(crate) fn wait_for_port(port: u16, child: &mut Child, what: &str, log: &Path
         std::thread::sleep(Duration::from_millis(100));
     }
     bail!(
-        "{what} did not listen on port {port} within 90 s (log: {})",
+        "{what} did not listen on port {port} within {} s (log: {})",
+        within.as_secs(),
         log.display()
     )
 }

@@ -31,6 +31,9 @@ pub(crate) const APP: &str = "bench";
 /// 2026-11-01T00:00:00Z; events spread over the 28 days after it.
 const START_MS: i64 = 1_793_491_200_000;
 const SPAN_MS: i64 = 28 * 24 * 3600 * 1000;
+/// Where the events end (2026-11-29T00:00:00Z).
+#[allow(dead_code)] // not every benchmark reads it
+pub(crate) const END_MS: i64 = START_MS + SPAN_MS;
 const WIDGETS: u64 = 300;
 const ROUTES: u64 = 60;
 const USERS: u64 = 5000;

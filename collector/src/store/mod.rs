@@ -22,6 +22,8 @@ mod events;
 pub(crate) mod json;
 mod leases;
 mod rollups;
+#[cfg(test)]
+mod rollups_tests;
 mod version;
 
 use std::time::Duration;

@@ -16,6 +16,7 @@
 //!   (rollup, app) `{_id: "<rollup>:<app>", from}` once a backfill built
 //!   earlier history.
 
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
@@ -257,11 +258,12 @@ impl Rollups {
 
     /// Replaces the documents of rollup `name` for `app` with buckets in
     /// `[from_ms, to_ms)` by `docs`, built in generation `generation` (each
-    /// has its `g`): each is inserted, or replaces the stored one of its
-    /// `_id` unless that one is of a later generation; then the range's
-    /// documents of earlier generations (groups no longer there) go. So
-    /// two builds of one range, however their writes interleave, leave the
-    /// later build's documents, and a reader never sees the range empty.
+    /// has its `g`). The range's `_id`s and generations are read first; a
+    /// new group is inserted, a stored one replaced unless it is of a later
+    /// generation, and the groups no longer there deleted. So two builds of
+    /// one range, however their writes interleave, leave the later build's
+    /// documents, and a reader never sees a group missing (a rebuild's
+    /// buckets are read raw until their marks clear in any case).
     pub(crate) async fn replace_range(
         &self,
         name: &str,
@@ -271,9 +273,45 @@ impl Rollups {
         generation: i64,
         docs: Vec<Document>,
     ) -> Result<(), StoreError> {
-        if !docs.is_empty() {
-            let taken: Vec<usize> = match self.docs.insert_many(&docs).ordered(false).await {
-                Ok(_) => Vec::new(),
+        let range = doc! {
+            "r": name, "app": app,
+            "b": { "$gte": DateTime::from_millis(from_ms), "$lt": DateTime::from_millis(to_ms) },
+        };
+        // What the range holds: reading it is cheaper than an insert failing
+        // on every stored `_id`, and names the groups that are gone.
+        let mut held: HashMap<String, i64> = HashMap::new();
+        let mut cursor = self
+            .docs
+            .find(range.clone())
+            .projection(doc! { "_id": 1, "g": 1 })
+            .batch_size(10_000)
+            .await?;
+        while let Some(d) = cursor.try_next().await? {
+            if let Ok(id) = d.get_str("_id") {
+                held.insert(id.to_owned(), int(&d, "g"));
+            }
+        }
+        let (mut fresh, mut older) = (Vec::new(), Vec::new());
+        for d in docs {
+            match d.get_str("_id").ok().and_then(|id| held.remove(id)) {
+                None => fresh.push(d),
+                Some(g) if g < generation => older.push(d),
+                Some(_) => {} // a later build's: it stays
+            }
+        }
+        let gone: Vec<String> = held
+            .into_iter()
+            .filter(|(_, g)| *g < generation)
+            .map(|(id, _)| id)
+            .collect();
+
+        // A duplicate here was written since the read: another build of the
+        // range ran meanwhile (a lease lost mid-build). Replaced where older,
+        // and the range swept of older documents at the end.
+        let mut raced = false;
+        if !fresh.is_empty() {
+            match self.docs.insert_many(&fresh).ordered(false).await {
+                Ok(_) => {}
                 Err(e) => match e.kind.as_ref() {
                     ErrorKind::InsertMany(im)
                         if im.write_concern_error.is_none()
@@ -283,66 +321,100 @@ impl Rollups {
                                 .flatten()
                                 .all(|we| we.code == DUPLICATE_KEY) =>
                     {
-                        im.write_errors
+                        raced = true;
+                        let taken: HashSet<usize> = im
+                            .write_errors
                             .iter()
                             .flatten()
                             .map(|we| we.index)
-                            .collect()
+                            .collect();
+                        older.extend(
+                            fresh
+                                .into_iter()
+                                .enumerate()
+                                .filter(|(i, _)| taken.contains(i))
+                                .map(|(_, d)| d),
+                        );
                     }
                     _ => return Err(e.into()),
                 },
-            };
-            // The documents already there (a rebuild) are replaced where older,
-            // many statements to one `update` command (a round trip per
-            // document made a full rebuild crawl; the driver's `bulk_write`
-            // needs MongoDB 8.0).
-            let ns = self.docs.namespace();
-            let db = self.docs.client().database(&ns.db);
-            let concern = match self.docs.write_concern() {
-                Some(wc) => Some(
-                    mongodb::bson::to_document(wc)
-                        .map_err(|e| StoreError::Failed(format!("a write concern: {e}")))?,
-                ),
-                None => None,
-            };
-            let mut at = 0;
-            while at < taken.len() {
-                let (mut updates, mut bytes) = (Vec::new(), 0usize);
-                while at < taken.len() && updates.len() < 1000 && bytes < 8 << 20 {
-                    let d = &docs[taken[at]];
-                    bytes += mongodb::bson::to_vec(d).map_or(0, |v| v.len());
-                    let id = d.get("_id").cloned().unwrap_or(Bson::Null);
-                    updates.push(doc! { "q": { "_id": id, "g": { "$lt": generation } }, "u": d });
-                    at += 1;
-                }
-                let mut cmd = doc! { "update": &ns.coll, "updates": updates, "ordered": false };
-                if let Some(wc) = &concern {
-                    cmd.insert("writeConcern", wc.clone());
-                }
-                let reply = db.run_command(cmd).await?;
-                if let Ok(errors) = reply.get_array("writeErrors") {
-                    if let Some(Bson::Document(e)) = errors.first() {
-                        return Err(StoreError::Failed(format!(
-                            "replacing rollup documents: {}",
-                            e.get_str("errmsg").unwrap_or("a write error")
-                        )));
-                    }
-                }
-                if let Ok(e) = reply.get_document("writeConcernError") {
-                    return Err(StoreError::Failed(format!(
-                        "replacing rollup documents: {}",
-                        e.get_str("errmsg").unwrap_or("a write concern error")
-                    )));
-                }
             }
         }
-        self.docs
-            .delete_many(doc! {
-                "r": name, "app": app,
-                "b": { "$gte": DateTime::from_millis(from_ms), "$lt": DateTime::from_millis(to_ms) },
-                "g": { "$lt": generation },
-            })
-            .await?;
+        self.replace_older(&older, generation).await?;
+        for ids in gone.chunks(1000) {
+            self.docs
+                .delete_many(doc! { "_id": { "$in": ids }, "g": { "$lt": generation } })
+                .await?;
+        }
+        if raced {
+            let mut sweep = range;
+            sweep.insert("g", doc! { "$lt": generation });
+            self.docs.delete_many(sweep).await?;
+        }
+        Ok(())
+    }
+
+    /// Replaces the stored documents of `docs`' `_id`s that are older than
+    /// `generation`, many statements to one `update` command (a round trip
+    /// per document made a full rebuild crawl; the driver's `bulk_write`
+    /// needs MongoDB 8.0).
+    async fn replace_older(&self, docs: &[Document], generation: i64) -> Result<(), StoreError> {
+        let ns = self.docs.namespace();
+        let db = self.docs.client().database(&ns.db);
+        let concern = match self.docs.write_concern() {
+            Some(wc) => Some(
+                mongodb::bson::to_document(wc)
+                    .map_err(|e| StoreError::Failed(format!("a write concern: {e}")))?,
+            ),
+            None => None,
+        };
+        for chunk in docs.chunks(1000) {
+            // Each statement at most 16 MB; a command under the 48 MB message.
+            let (mut updates, mut bytes) = (Vec::new(), 0usize);
+            for d in chunk {
+                let id = d.get("_id").cloned().unwrap_or(Bson::Null);
+                updates.push(doc! { "q": { "_id": id, "g": { "$lt": generation } }, "u": d });
+                bytes += mongodb::bson::to_vec(d).map_or(0, |v| v.len());
+                if bytes >= 8 << 20 {
+                    self.run_updates(&db, &ns.coll, std::mem::take(&mut updates), &concern)
+                        .await?;
+                    bytes = 0;
+                }
+            }
+            self.run_updates(&db, &ns.coll, updates, &concern).await?;
+        }
+        Ok(())
+    }
+
+    async fn run_updates(
+        &self,
+        db: &mongodb::Database,
+        coll: &str,
+        updates: Vec<Document>,
+        concern: &Option<Document>,
+    ) -> Result<(), StoreError> {
+        if updates.is_empty() {
+            return Ok(());
+        }
+        let mut cmd = doc! { "update": coll, "updates": updates, "ordered": false };
+        if let Some(wc) = concern {
+            cmd.insert("writeConcern", wc.clone());
+        }
+        let reply = db.run_command(cmd).await?;
+        if let Ok(errors) = reply.get_array("writeErrors") {
+            if let Some(Bson::Document(e)) = errors.first() {
+                return Err(StoreError::Failed(format!(
+                    "replacing rollup documents: {}",
+                    e.get_str("errmsg").unwrap_or("a write error")
+                )));
+            }
+        }
+        if let Ok(e) = reply.get_document("writeConcernError") {
+            return Err(StoreError::Failed(format!(
+                "replacing rollup documents: {}",
+                e.get_str("errmsg").unwrap_or("a write concern error")
+            )));
+        }
         Ok(())
     }
 
