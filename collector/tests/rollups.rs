@@ -299,6 +299,15 @@ async fn rollups_answer_like_the_raw_events_through_retries_late_events_edges_an
     assert_eq!(raw.json["meta"]["approximate"], false);
     check_ranking(&raw, &clicks, D0, D0 + DAYS * DAY);
 
+    // A backfill of less history keeps what was built before it.
+    rollups::backfill(&env.store, &rollups::builtin(), "demo", D0 + 2 * DAY, now)
+        .await
+        .unwrap();
+    build(&env).await;
+    let r = query(&env, ranking_q.clone()).await;
+    assert_eq!(plan(&r), "rollup:widgets_daily", "{}", r.json["meta"]);
+    check_ranking(&r, &clicks, D0, D0 + DAYS * DAY);
+
     // Ragged edges: whole buckets from the rollup, the edges raw.
     let (from, to) = (D0 + 5 * HOUR + 17 * 60_000, D0 + 3 * DAY + 2 * HOUR + 1);
     let mut q = ranking_q.clone();

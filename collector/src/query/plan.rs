@@ -217,7 +217,12 @@ pub(crate) fn match_stage(q: &QueryRequest) -> Result<Document, QueryError> {
     let mut m = doc! { "app": q.app().as_str() };
     if let Some(types) = &q.types {
         let types: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
-        m.insert("type", doc! { "$in": types });
+        // One type as an equality: the same index bounds on MongoDB, and
+        // SecantusDB scans an `$in` bound 15x slower.
+        match types.as_slice() {
+            [one] => m.insert("type", *one),
+            _ => m.insert("type", doc! { "$in": types }),
+        };
     }
     let mut ts = Document::new();
     if let Some(f) = q.from {

@@ -2,7 +2,7 @@
 //! and replaced, and the builder's pass over the dirty hours and days.
 //!
 //! A build reads the range's events once, for every rollup it rebuilds
-//! (a find over `app_type_ts` for the type, the time, the dimensions and
+//! (a find per type over `app_type_ts` for the time, the dimensions and
 //! the metrics), and folds each
 //! event into its groups here: per rollup, bucket, kept dimension values
 //! (each multi-valued dimension's distinct values, as the raw engine's
@@ -12,7 +12,7 @@
 //! ([`super::partial::pipelines`]) compute — the differential tests hold
 //! the two to it — but one read serves all the rollups, no group's values
 //! travel as one array (the 16 MB document limit of `$push`), and a
-//! store's slow `$group` is not paid seven times over. The documents are
+//! store's slow `$group` is not paid once per rollup. The documents are
 //! then written under one build generation
 //! ([`crate::store::Rollups::replace_range`]). Only the holder of the
 //! builder's lease builds (the job in `jobs/`, or `rollups backfill` when
@@ -307,26 +307,31 @@ pub(crate) async fn build_range(
     // SecantusDB a day's read with 17 paths took 18x as long as with the
     // top-level fields), and an event's dimensions are a few hundred bytes.
     let projection = doc! { "_id": 0, "type": 1, "ts": 1, "dims": 1, "metrics": 1 };
-    let filter = doc! {
-        "app": app,
-        "type": { "$in": types.iter().copied().collect::<Vec<_>>() },
-        "ts": { "$gte": DateTime::from_millis(from_ms), "$lt": DateTime::from_millis(to_ms) },
-    };
     // Taken before the events are read: a later build reads later events.
     let generation = store.rollups().next_generation().await?;
 
     let mut groups: Vec<HashMap<Vec<u8>, Acc>> = rollups.iter().map(|_| HashMap::new()).collect();
-    let mut read = store
-        .events()
-        .read(filter, projection, READ_BATCH, BUILD_TIME_LIMIT)
-        .await?;
     let mut events = 0;
-    while let Some(raw) = read.next().await? {
-        let e = read_event(&raw)?;
-        events += 1;
-        for (r, g) in rollups.iter().zip(groups.iter_mut()) {
-            if r.types.iter().any(|t| *t == e.ty) {
-                fold(r, &e, g);
+    // One read per type, each an equality on `app_type_ts`'s second key:
+    // the same index bounds as an `$in` on MongoDB, and SecantusDB scans
+    // an `$in` bound 15x slower.
+    for ty in types {
+        let filter = doc! {
+            "app": app,
+            "type": ty,
+            "ts": { "$gte": DateTime::from_millis(from_ms), "$lt": DateTime::from_millis(to_ms) },
+        };
+        let mut read = store
+            .events()
+            .read(filter, projection.clone(), READ_BATCH, BUILD_TIME_LIMIT)
+            .await?;
+        while let Some(raw) = read.next().await? {
+            let e = read_event(&raw)?;
+            events += 1;
+            for (r, g) in rollups.iter().zip(groups.iter_mut()) {
+                if r.types.iter().any(|t| *t == e.ty) {
+                    fold(r, &e, g);
+                }
             }
         }
     }

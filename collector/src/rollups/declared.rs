@@ -130,6 +130,12 @@ pub async fn declared(store: &Store, app: &str) -> Result<Vec<Rollup>, StoreErro
                     |e| tracing::warn!(error = %e, "a declared rollup does not read back; skipped"),
                 )
                 .ok()?;
+            if builtin().iter().any(|b| b.name == r.name) {
+                // Declared before a built-in took the name: the two would
+                // share their documents, so the built-in one is read.
+                tracing::warn!(app, rollup = %r.name, "a declared rollup has a built-in rollup's name; skipped (declare it again under another name)");
+                return None;
+            }
             r.app = Some(app.to_owned());
             Some(r)
         })

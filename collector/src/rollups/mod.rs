@@ -253,6 +253,7 @@ mod tests {
             r.check().unwrap();
         }
         let mut names: Vec<_> = all.iter().map(|r| &r.name).collect();
+        names.sort();
         names.dedup();
         assert_eq!(names.len(), all.len());
     }

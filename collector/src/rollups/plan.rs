@@ -335,10 +335,14 @@ async fn from_rollup(
         }
     };
     // The rollup's documents.
+    let types: Vec<&str> = q.types.iter().flatten().map(|t| t.as_str()).collect();
     let mut m = doc! {
         "r": &r.name, "app": app,
         "b": { "$gte": DateTime::from_millis(lo), "$lt": DateTime::from_millis(hi) },
-        "d.type": { "$in": q.types.iter().flatten().map(|t| t.as_str()).collect::<Vec<_>>() },
+    };
+    match types.as_slice() {
+        [one] => m.insert("d.type", *one),
+        _ => m.insert("d.type", doc! { "$in": types }),
     };
     let conds = conditions_at(&q.filters, tz, "d.")?;
     if !conds.is_empty() {

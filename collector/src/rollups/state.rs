@@ -46,11 +46,22 @@ pub async fn backfill(
         store.rollups().mark_dirty(app, chunk, now_ms).await?;
     }
     for r in rollups {
+        let (id, hash) = (format!("{}:{app}", r.name), r.hash());
+        // A backfill of less history keeps what an earlier one of the same
+        // definition built: `--since 7d` after `--since 90d` narrows nothing.
+        let earlier = store
+            .rollups()
+            .state(&id)
+            .await?
+            .filter(|d| d.get_str("hash").ok() == Some(hash.as_str()))
+            .and_then(|d| d.get_datetime("from").ok().map(|t| t.timestamp_millis()));
+        let from = grain_ceil(since_ms, r.grain);
+        let from = earlier.map_or(from, |e| e.min(from));
         store
             .rollups()
             .set_state(
-                &format!("{}:{app}", r.name),
-                doc! { "hash": r.hash(), "from": DateTime::from_millis(grain_ceil(since_ms, r.grain)), "app": app, "r": &r.name },
+                &id,
+                doc! { "hash": hash, "from": DateTime::from_millis(from), "app": app, "r": &r.name },
             )
             .await?;
     }

@@ -260,10 +260,14 @@ impl Rollups {
     /// `[from_ms, to_ms)` by `docs`, built in generation `generation` (each
     /// has its `g`). The range's `_id`s and generations are read first; a
     /// new group is inserted, a stored one replaced unless it is of a later
-    /// generation, and the groups no longer there deleted. So two builds of
-    /// one range, however their writes interleave, leave the later build's
-    /// documents, and a reader never sees a group missing (a rebuild's
-    /// buckets are read raw until their marks clear in any case).
+    /// generation, and the groups no longer there deleted. A document is
+    /// only ever replaced or deleted by a later generation's build, so two
+    /// builds of one range, however their writes interleave, leave the
+    /// later build's documents for every group it has (an earlier build
+    /// that lost its lease can still add a group the later one did not
+    /// see, from events since deleted), and a reader never sees a group
+    /// missing (a rebuild's buckets are read raw until their marks clear
+    /// in any case).
     pub(crate) async fn replace_range(
         &self,
         name: &str,
@@ -368,21 +372,23 @@ impl Rollups {
             ),
             None => None,
         };
-        for chunk in docs.chunks(1000) {
-            // Each statement at most 16 MB; a command under the 48 MB message.
-            let (mut updates, mut bytes) = (Vec::new(), 0usize);
-            for d in chunk {
-                let id = d.get("_id").cloned().unwrap_or(Bson::Null);
-                updates.push(doc! { "q": { "_id": id, "g": { "$lt": generation } }, "u": d });
-                bytes += mongodb::bson::to_vec(d).map_or(0, |v| v.len());
-                if bytes >= 8 << 20 {
-                    self.run_updates(&db, &ns.coll, std::mem::take(&mut updates), &concern)
-                        .await?;
-                    bytes = 0;
-                }
+        // A command is one BSON document (at most 16 MiB): statements are
+        // sent in commands of at most 1000 and about 8 MiB.
+        const COMMAND_BYTES: usize = 8 << 20;
+        let (mut updates, mut bytes) = (Vec::new(), 0usize);
+        for d in docs {
+            let id = d.get("_id").cloned().unwrap_or(Bson::Null);
+            let statement = doc! { "q": { "_id": id, "g": { "$lt": generation } }, "u": d };
+            let len = mongodb::bson::to_vec(&statement).map_or(0, |v| v.len()) + 16;
+            if !updates.is_empty() && (updates.len() == 1000 || bytes + len > COMMAND_BYTES) {
+                self.run_updates(&db, &ns.coll, std::mem::take(&mut updates), &concern)
+                    .await?;
+                bytes = 0;
             }
-            self.run_updates(&db, &ns.coll, updates, &concern).await?;
+            updates.push(statement);
+            bytes += len;
         }
+        self.run_updates(&db, &ns.coll, updates, &concern).await?;
         Ok(())
     }
 
