@@ -212,9 +212,10 @@ fn def(name: &str, types: &[&str], dims: &[&str], grain: Grain) -> Rollup {
 
 /// The built-in rollups, on by default: one for each report's queries, at
 /// hour grain (which serves day buckets in any whole-hour time zone), and
-/// the widget ranking and API routes also by UTC day. The ranking, the
-/// most frequent query, has its own rollups by widget alone: one document
-/// per widget and bucket, however many pages it is clicked on.
+/// the widget ranking and API routes also by UTC day. The most frequent
+/// queries, the widget ranking and the routes' latencies, have their own
+/// rollups by widget and by route alone: one document per widget (route)
+/// and bucket, however many pages (methods, statuses) it has.
 pub fn builtin() -> Vec<Rollup> {
     use Grain::{Day, Hour};
     vec![
@@ -236,6 +237,8 @@ pub fn builtin() -> Vec<Rollup> {
             Hour,
         ),
         def("loads", &["load", "timing"], &["page"], Hour),
+        def("routes", &["http"], &["route"], Hour),
+        def("routes_daily", &["http"], &["route"], Day),
         def("http", &["http"], &["route", "method", "status"], Hour),
         def("http_daily", &["http"], &["route", "method", "status"], Day),
         def("memory", &["memory"], &["page", "source"], Hour),
