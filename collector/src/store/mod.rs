@@ -8,7 +8,7 @@
 //! | `Apps` (`apps.rs`) | `apps`: one document per app, `_id` = the app id |
 //! | `Catalog` (`catalog.rs`) | `catalog`: one document per (app, dimension or metric name) |
 //! | `Leases` (`leases.rs`) | `leases`: one document per singleton job, `_id` = the job's name |
-//! | `Rollups` (`rollups.rs`) | `rollups`, `rollup_dirty`, `rollup_state`: pre-computed buckets, the hours to rebuild, what is built |
+//! | `Rollups` (`rollups.rs`; a rebuild's writes in `rollups/replace.rs`) | `rollups`, `rollup_dirty`, `rollup_state`: pre-computed buckets, the hours to rebuild, what is built |
 //! | [`StoreError`] (`error.rs`) | error classes: retryable, duplicate key, time limit |
 //! | `json.rs` | stored values as the API's JSON |
 //! | `version.rs` | the server's version (`buildInfo`) against the floor, MongoDB 7.0 |

@@ -52,9 +52,6 @@ impl Browser {
     /// are added to the usual ones, its other members to the capabilities.
     pub(crate) async fn start_with(extra: serde_json::Value) -> Self {
         let bin = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
-        let driver = ChromeDriver::start(&bin).unwrap_or_else(|e| {
-            panic!("cannot start {bin} ({e}): `cargo xtask test` installs chromium and chromium-driver")
-        });
         let mut caps = json!({"goog:chromeOptions": {
             "binary": "/usr/bin/chromium",
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -71,12 +68,27 @@ impl Browser {
                 _ => caps[k] = v.clone(),
             }
         }
-        // chromedriver is on loopback: plain HTTP, no TLS stack.
-        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(caps.as_object().unwrap().clone().into_iter().collect())
-            .connect(&driver.url())
-            .await
-            .expect("a WebDriver session");
+        // A busy machine (a CI run) once saw chromedriver reset the new
+        // session's connection: a second driver is tried before failing.
+        let mut attempt = 0;
+        let (client, driver) = loop {
+            attempt += 1;
+            let driver = ChromeDriver::start(&bin).unwrap_or_else(|e| {
+                panic!("cannot start {bin} ({e}): `cargo xtask test` installs chromium and chromium-driver")
+            });
+            // chromedriver is on loopback: plain HTTP, no TLS stack.
+            match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                .capabilities(caps.as_object().unwrap().clone().into_iter().collect())
+                .connect(&driver.url())
+                .await
+            {
+                Ok(client) => break (client, driver),
+                Err(e) if attempt < 2 => {
+                    eprintln!("a WebDriver session, attempt {attempt}: {e}; again")
+                }
+                Err(e) => panic!("a WebDriver session: {e:?}"),
+            }
+        };
         if let Some(id) = client.session_id().await.ok().flatten() {
             driver.track_session(id);
         }
